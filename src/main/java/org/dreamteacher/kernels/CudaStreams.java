@@ -1,0 +1,25 @@
+package org.dreamteacher.kernels;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.cuda.CUDAGuard;
+import org.bytedeco.pytorch.global.torch_cuda;
+
+/**
+ * libtorch's CUDA device and stream of a tensor. Kept apart from {@link CudaLossKernels} because these classes
+ * exist only in libtorch's CUDA build (with JavaCPP's cuda preset); this class is loaded only once a CUDA
+ * tensor has been seen, which implies that build.
+ */
+final class CudaStreams {
+    private CudaStreams() {}
+
+    /** The address of the tensor device's current cudaStream_t. */
+    static long currentStream(Tensor tensor) {
+        return torch_cuda.getCurrentCUDAStream(tensor.device().index()).stream().address();
+    }
+
+    /** Makes the tensor's device current until closed, as libtorch's own CUDA ops do. */
+    static NativeLossKernels.DeviceScope deviceScope(Tensor tensor) {
+        CUDAGuard guard = new CUDAGuard(tensor.device());
+        return guard::close;
+    }
+}

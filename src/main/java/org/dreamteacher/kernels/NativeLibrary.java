@@ -1,0 +1,46 @@
+package org.dreamteacher.kernels;
+
+import org.dreamteacher.kernels.bindings.DreamTeacherNative;
+
+/** Loads the JNI library once and remembers why it failed, so that backends can report it. */
+public final class NativeLibrary {
+    private static final String LOAD_ERROR = tryLoad();
+
+    private NativeLibrary() {}
+
+    private static String tryLoad() {
+        try {
+            DreamTeacherNative.load();
+            return null;
+        } catch (Throwable e) {
+            return "the native library could not be loaded (" + e + ")";
+        }
+    }
+
+    /** {@code null} if the native library is loaded, otherwise why not. */
+    public static String loadError() {
+        return LOAD_ERROR;
+    }
+
+    /** The native library's version string. */
+    public static String version() {
+        requireLoaded();
+        return DreamTeacherNative.dt_version().getString();
+    }
+
+    /** Threads used by the CPU kernels. */
+    public static int numThreads() {
+        requireLoaded();
+        return DreamTeacherNative.dt_num_threads();
+    }
+
+    /** Sets the threads used by the CPU kernels; n <= 0 restores the default. Results do not depend on it. */
+    public static void setNumThreads(int n) {
+        requireLoaded();
+        DreamTeacherNative.dt_set_num_threads(n);
+    }
+
+    private static void requireLoaded() {
+        if (LOAD_ERROR != null) throw new BackendUnavailableException(LOAD_ERROR);
+    }
+}

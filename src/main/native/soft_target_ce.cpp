@@ -1,0 +1,222 @@
+// Soft-target cross entropy with temperature (DESIGN.md section 3.3), logits (N, K, P):
+//   L    = 1/(N*P) * sum_{n,p} -sum_k softmax(t/T)_k * log_softmax(s/T)_k
+//   grad = grad_scale * (softmax(s/T) - softmax(t/T)) / (T*N*P)
+// Per position, with z^s_k = (s_k - max s)/T and z^t_k = (t_k - max t)/T (max subtraction keeps
+// exp in range for logits of any magnitude):
+//   Z_s = sum_k e^{z^s_k},  Z_t = sum_k e^{z^t_k},  log_softmax(s/T)_k = z^s_k - log Z_s
+//   loss = log Z_s - (sum_k e^{z^t_k} z^s_k) / Z_t
+// Both terms are >= 0 (z^s <= 0, Z_s >= 1), so nothing cancels. The exponentials are recomputed
+// for the gradient instead of being stored: exp_nonpos vectorises, which is cheaper than a K-sized
+// buffer per position.
+//
+// P == 1 (classification): the K logits of a row are contiguous; loops run over k.
+// P > 1 (segmentation): logits of one position are strided by P, so the loops run over k outer
+// and a block of positions inner (contiguous, vectorised), with per-position accumulators.
+#include <algorithm>
+#include <cmath>
+
+#include "dt_internal.h"
+#include "kernel_math.h"
+#include "parallel.h"
+
+namespace dt {
+namespace cpu {
+
+namespace {
+
+// Elements per parallel range: exp-bound, so smaller than kGrain is still cheap to hand out.
+constexpr int64_t kCeGrain = kGrain / 4;
+
+// ---------------------------------------------------------------------------------------------
+// P == 1: one row of K contiguous logits
+// ---------------------------------------------------------------------------------------------
+
+// Classes per chunk of a row: a chunk's exponentials go through small arrays so that every loop is
+// plain (and vectorises), and a row of at most kRowChunk classes keeps them for its gradient.
+constexpr int64_t kRowChunk = 256;  // a multiple of kLanes
+static_assert(kRowChunk % kLanes == 0, "lane of class q must be q % kLanes in every chunk");
+
+DT_INLINE float row_max(const float* x, int64_t k) {
+    float lane[kLanes];
+    for (int j = 0; j < kLanes; ++j) lane[j] = x[0];
+    int64_t i = 0;
+    for (; i + kLanes <= k; i += kLanes)
+        for (int j = 0; j < kLanes; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    for (; i < k; ++i) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
+    float m = lane[0];
+    for (int j = 1; j < kLanes; ++j) m = lane[j] > m ? lane[j] : m;
+    return m;
+}
+
+// Loss of one row; its gradient (coef = grad_scale / (T*N*P)) when kGrad.
+template <bool kGrad>
+DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_tau, double coef,
+                          double floor, float* grad) {
+    const double ms = row_max(s, k), mt = row_max(t, k);
+    double zs[kRowChunk], es[kRowChunk], et[kRowChunk];
+    double lane_s[kLanes] = {0}, lane_t[kLanes] = {0}, lane_d[kLanes] = {0};
+    for (int64_t q0 = 0; q0 < k; q0 += kRowChunk) {
+        const int64_t len = std::min(kRowChunk, k - q0);
+        for (int64_t j = 0; j < len; ++j) {
+            zs[j] = (static_cast<double>(s[q0 + j]) - ms) * inv_tau;
+            es[j] = exp_nonpos(zs[j], floor);
+            et[j] = exp_nonpos((static_cast<double>(t[q0 + j]) - mt) * inv_tau, floor);
+        }
+        // Class q goes to lane q % kLanes, the row's last (k % kLanes) classes to lane 0.
+        int64_t j = 0;
+        for (; j + kLanes <= len; j += kLanes) {
+            for (int l = 0; l < kLanes; ++l) {
+                lane_s[l] += es[j + l];
+                lane_t[l] += et[j + l];
+                lane_d[l] += et[j + l] * zs[j + l];
+            }
+        }
+        for (; j < len; ++j) {
+            lane_s[0] += es[j];
+            lane_t[0] += et[j];
+            lane_d[0] += et[j] * zs[j];
+        }
+    }
+    const double z_s = fold_lanes(lane_s), z_t = fold_lanes(lane_t), dot = fold_lanes(lane_d);
+    if (kGrad) {
+        const double cs = coef / z_s, ct = coef / z_t;
+        if (k <= kRowChunk) {
+            // The row's exponentials are still in es and et.
+            for (int64_t q = 0; q < k; ++q) grad[q] = static_cast<float>(es[q] * cs - et[q] * ct);
+        } else {
+            for (int64_t q = 0; q < k; ++q) {
+                const double e_s = exp_nonpos((static_cast<double>(s[q]) - ms) * inv_tau, floor);
+                const double e_t = exp_nonpos((static_cast<double>(t[q]) - mt) * inv_tau, floor);
+                grad[q] = static_cast<float>(e_s * cs - e_t * ct);
+            }
+        }
+    }
+    return std::log(z_s) - dot / z_t;
+}
+
+// Rows [b, e); returns the sum of their losses.
+template <bool kGrad>
+DT_HOT double row_range(const SoftTargetCeArgs& a, int64_t b, int64_t e, double inv_tau,
+                        double coef) {
+    const int64_t k = a.k;
+    const double floor = exp_floor();
+    double loss = 0.0;
+    for (int64_t i = b; i < e; ++i)
+        loss += row_loss<kGrad>(a.student_logits + i * k, a.teacher_logits + i * k, k, inv_tau, coef,
+                                floor, kGrad ? a.grad_student + i * k : nullptr);
+    return loss;
+}
+
+template <bool kGrad>
+double rows(const SoftTargetCeArgs& a, double inv_tau, double coef) {
+    return parallel_sum(a.n, std::max<int64_t>(1, kCeGrain / a.k), [&](int64_t b, int64_t e) {
+        return row_range<kGrad>(a, b, e, inv_tau, coef);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// P > 1: blocks of positions, k outer
+// ---------------------------------------------------------------------------------------------
+
+constexpr int64_t kMaxBlock = 256;
+
+// Positions per block: a multiple of 16 floats (whole cache lines) with ~16K logits per block so
+// that the block (student and teacher) stays in L2 across the three passes; at most P.
+int64_t position_block(int64_t k, int64_t positions) {
+    const int64_t block = std::min<int64_t>(kMaxBlock, std::max<int64_t>(16, (16384 / k) / 16 * 16));
+    return std::min(block, positions);
+}
+
+// Positions [0, len) of one block; s and t point at (sample, k = 0, first position of the block).
+template <bool kGrad>
+DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t positions, int64_t len,
+                  double inv_tau, double coef, float* grad) {
+    double ms[kMaxBlock], mt[kMaxBlock], z_s[kMaxBlock], z_t[kMaxBlock], dot[kMaxBlock];
+    const double floor = exp_floor();
+    for (int64_t p = 0; p < len; ++p) {
+        ms[p] = s[p];
+        mt[p] = t[p];
+    }
+    for (int64_t q = 1; q < k; ++q) {
+        const float* sq = s + q * positions;
+        const float* tq = t + q * positions;
+        for (int64_t p = 0; p < len; ++p) {
+            ms[p] = sq[p] > ms[p] ? sq[p] : ms[p];
+            mt[p] = tq[p] > mt[p] ? tq[p] : mt[p];
+        }
+    }
+    for (int64_t p = 0; p < len; ++p) {
+        z_s[p] = 0.0;
+        z_t[p] = 0.0;
+        dot[p] = 0.0;
+    }
+    for (int64_t q = 0; q < k; ++q) {
+        const float* sq = s + q * positions;
+        const float* tq = t + q * positions;
+        for (int64_t p = 0; p < len; ++p) {
+            const double zs = (static_cast<double>(sq[p]) - ms[p]) * inv_tau;
+            const double et = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, floor);
+            z_s[p] += exp_nonpos(zs, floor);
+            z_t[p] += et;
+            dot[p] += et * zs;
+        }
+    }
+    double loss = 0.0;
+    for (int64_t p = 0; p < len; ++p) loss += std::log(z_s[p]) - dot[p] / z_t[p];
+    if (kGrad) {
+        // z_s, z_t become the factors coef / Z.
+        for (int64_t p = 0; p < len; ++p) {
+            z_s[p] = coef / z_s[p];
+            z_t[p] = coef / z_t[p];
+        }
+        for (int64_t q = 0; q < k; ++q) {
+            const float* sq = s + q * positions;
+            const float* tq = t + q * positions;
+            float* gq = grad + q * positions;
+            for (int64_t p = 0; p < len; ++p) {
+                const double es = exp_nonpos((static_cast<double>(sq[p]) - ms[p]) * inv_tau, floor);
+                const double et = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, floor);
+                gq[p] = static_cast<float>(es * z_s[p] - et * z_t[p]);
+            }
+        }
+    }
+    return loss;
+}
+
+template <bool kGrad>
+double position_blocks(const SoftTargetCeArgs& a, double inv_tau, double coef) {
+    const int64_t k = a.k, np = a.positions;
+    const int64_t block = position_block(k, np);
+    const int64_t blocks = (np - 1) / block + 1;  // per sample
+    const int64_t grain = std::max<int64_t>(1, kCeGrain / (k * block));
+    return parallel_sum(a.n * blocks, grain, [&](int64_t b, int64_t e) {
+        double loss = 0.0;
+        for (int64_t task = b; task < e; ++task) {
+            const int64_t i = task / blocks, p0 = (task % blocks) * block;
+            const int64_t at = i * k * np + p0;
+            loss += block_loss<kGrad>(a.student_logits + at, a.teacher_logits + at, k, np,
+                                      std::min(block, np - p0), inv_tau, coef,
+                                      kGrad ? a.grad_student + at : nullptr);
+        }
+        return loss;
+    });
+}
+
+}  // namespace
+
+void soft_target_ce(const SoftTargetCeArgs& a) {
+    const double tau = a.temperature;
+    const double inv_tau = 1.0 / tau;
+    const double rows_total = static_cast<double>(a.n) * static_cast<double>(a.positions);
+    const double coef = static_cast<double>(a.grad_scale) / (tau * rows_total);
+    const bool grad = a.grad_student != nullptr;
+    double sum;
+    if (a.positions == 1)
+        sum = grad ? rows<true>(a, inv_tau, coef) : rows<false>(a, inv_tau, coef);
+    else
+        sum = grad ? position_blocks<true>(a, inv_tau, coef) : position_blocks<false>(a, inv_tau, coef);
+    *a.loss = static_cast<float>(sum / rows_total);
+}
+
+}  // namespace cpu
+}  // namespace dt
