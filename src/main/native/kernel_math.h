@@ -93,6 +93,25 @@ inline double* scratch_doubles(size_t n) {
     return buffer.data();
 }
 
+// Scratch for the thread that runs a parallel range (each thread has its own, kept and reused
+// across calls; a range uses it only while it runs). Returns nullptr for requests above
+// kMaxRangeScratch doubles or when memory is short: callers then take a path without it. No
+// exception may escape a range running on a pool thread.
+constexpr size_t kMaxRangeScratch = size_t(1) << 16;  // 512 KB
+
+inline double* range_scratch(size_t n) {
+    if (n > kMaxRangeScratch) return nullptr;
+    thread_local std::vector<double> buffer;
+    if (buffer.size() < n) {
+        try {
+            buffer.resize(n);
+        } catch (...) {
+            return nullptr;
+        }
+    }
+    return buffer.data();
+}
+
 // e^z for z <= 0 (softmax arguments after the max subtraction), within ~2 ulp, and without branches
 // so that loops calling it vectorise (std::exp is an opaque libm call, several times slower).
 // Arguments below `floor` (pass exp_floor(), i.e. -708) are clamped to it: e^-708 ~ 3.3e-308 (the

@@ -5,9 +5,9 @@
 // exp in range for logits of any magnitude):
 //   Z_s = sum_k e^{z^s_k},  Z_t = sum_k e^{z^t_k},  log_softmax(s/T)_k = z^s_k - log Z_s
 //   loss = log Z_s - (sum_k e^{z^t_k} z^s_k) / Z_t
-// Both terms are >= 0 (z^s <= 0, Z_s >= 1), so nothing cancels. The exponentials are recomputed
-// for the gradient instead of being stored: exp_nonpos vectorises, which is cheaper than a K-sized
-// buffer per position.
+// Both terms are >= 0 (z^s <= 0, Z_s >= 1), so nothing cancels. The exponentials (the bulk of the
+// work) are kept in a per-thread buffer for the gradient pass, or computed again when a row or
+// block would need more than kMaxRangeScratch doubles.
 //
 // P == 1 (classification): the K logits of a row are contiguous; loops run over k.
 // P > 1 (segmentation): logits of one position are strided by P, so the loops run over k outer
@@ -48,15 +48,18 @@ DT_INLINE float row_max(const float* x, int64_t k) {
     return m;
 }
 
-// Loss of one row; its gradient (coef = grad_scale / (T*N*P)) when kGrad.
+// Loss of one row; its gradient (coef = grad_scale / (T*N*P)) when kGrad. `stored` (2k doubles, or
+// nullptr) keeps the row's exponentials for the gradient; without it they are computed again.
 template <bool kGrad>
 DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_tau, double coef,
-                          double floor, float* grad) {
+                          double floor, double* stored, float* grad) {
     const double ms = row_max(s, k), mt = row_max(t, k);
-    double zs[kRowChunk], es[kRowChunk], et[kRowChunk];
+    double zs[kRowChunk], es_chunk[kRowChunk], et_chunk[kRowChunk];
     double lane_s[kLanes] = {0}, lane_t[kLanes] = {0}, lane_d[kLanes] = {0};
     for (int64_t q0 = 0; q0 < k; q0 += kRowChunk) {
         const int64_t len = std::min(kRowChunk, k - q0);
+        double* es = stored ? stored + q0 : es_chunk;
+        double* et = stored ? stored + k + q0 : et_chunk;
         for (int64_t j = 0; j < len; ++j) {
             zs[j] = (static_cast<double>(s[q0 + j]) - ms) * inv_tau;
             es[j] = exp_nonpos(zs[j], floor);
@@ -80,9 +83,9 @@ DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_
     const double z_s = fold_lanes(lane_s), z_t = fold_lanes(lane_t), dot = fold_lanes(lane_d);
     if (kGrad) {
         const double cs = coef / z_s, ct = coef / z_t;
-        if (k <= kRowChunk) {
-            // The row's exponentials are still in es and et.
-            for (int64_t q = 0; q < k; ++q) grad[q] = static_cast<float>(es[q] * cs - et[q] * ct);
+        if (stored) {
+            for (int64_t q = 0; q < k; ++q)
+                grad[q] = static_cast<float>(stored[q] * cs - stored[k + q] * ct);
         } else {
             for (int64_t q = 0; q < k; ++q) {
                 const double e_s = exp_nonpos((static_cast<double>(s[q]) - ms) * inv_tau, floor);
@@ -100,10 +103,11 @@ DT_HOT double row_range(const SoftTargetCeArgs& a, int64_t b, int64_t e, double 
                         double coef) {
     const int64_t k = a.k;
     const double floor = exp_floor();
+    double* stored = kGrad ? range_scratch(static_cast<size_t>(2 * k)) : nullptr;
     double loss = 0.0;
     for (int64_t i = b; i < e; ++i)
         loss += row_loss<kGrad>(a.student_logits + i * k, a.teacher_logits + i * k, k, inv_tau, coef,
-                                floor, kGrad ? a.grad_student + i * k : nullptr);
+                                floor, stored, kGrad ? a.grad_student + i * k : nullptr);
     return loss;
 }
 
@@ -128,10 +132,13 @@ int64_t position_block(int64_t k, int64_t positions) {
 }
 
 // Positions [0, len) of one block; s and t point at (sample, k = 0, first position of the block).
+// `stored` (2*k*len doubles, or nullptr) keeps the exponentials for the gradient; without it they
+// are computed again.
 template <bool kGrad>
 DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t positions, int64_t len,
-                  double inv_tau, double coef, float* grad) {
+                         double inv_tau, double coef, double* stored, float* grad) {
     double ms[kMaxBlock], mt[kMaxBlock], z_s[kMaxBlock], z_t[kMaxBlock], dot[kMaxBlock];
+    double es_row[kMaxBlock], et_row[kMaxBlock];  // the exponentials of one class when not stored
     const double floor = exp_floor();
     for (int64_t p = 0; p < len; ++p) {
         ms[p] = s[p];
@@ -153,12 +160,15 @@ DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t posi
     for (int64_t q = 0; q < k; ++q) {
         const float* sq = s + q * positions;
         const float* tq = t + q * positions;
+        double* es = stored ? stored + q * len : es_row;
+        double* et = stored ? stored + (k + q) * len : et_row;
         for (int64_t p = 0; p < len; ++p) {
             const double zs = (static_cast<double>(sq[p]) - ms[p]) * inv_tau;
-            const double et = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, floor);
-            z_s[p] += exp_nonpos(zs, floor);
-            z_t[p] += et;
-            dot[p] += et * zs;
+            es[p] = exp_nonpos(zs, floor);
+            et[p] = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, floor);
+            z_s[p] += es[p];
+            z_t[p] += et[p];
+            dot[p] += et[p] * zs;
         }
     }
     double loss = 0.0;
@@ -173,10 +183,17 @@ DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t posi
             const float* sq = s + q * positions;
             const float* tq = t + q * positions;
             float* gq = grad + q * positions;
-            for (int64_t p = 0; p < len; ++p) {
-                const double es = exp_nonpos((static_cast<double>(sq[p]) - ms[p]) * inv_tau, floor);
-                const double et = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, floor);
-                gq[p] = static_cast<float>(es * z_s[p] - et * z_t[p]);
+            if (stored) {
+                const double* es = stored + q * len;
+                const double* et = stored + (k + q) * len;
+                for (int64_t p = 0; p < len; ++p)
+                    gq[p] = static_cast<float>(es[p] * z_s[p] - et[p] * z_t[p]);
+            } else {
+                for (int64_t p = 0; p < len; ++p) {
+                    const double es = exp_nonpos((static_cast<double>(sq[p]) - ms[p]) * inv_tau, floor);
+                    const double et = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, floor);
+                    gq[p] = static_cast<float>(es * z_s[p] - et * z_t[p]);
+                }
             }
         }
     }
@@ -190,12 +207,13 @@ double position_blocks(const SoftTargetCeArgs& a, double inv_tau, double coef) {
     const int64_t blocks = (np - 1) / block + 1;  // per sample
     const int64_t grain = std::max<int64_t>(1, kCeGrain / (k * block));
     return parallel_sum(a.n * blocks, grain, [&](int64_t b, int64_t e) {
+        double* stored = kGrad ? range_scratch(static_cast<size_t>(2 * k * block)) : nullptr;
         double loss = 0.0;
         for (int64_t task = b; task < e; ++task) {
             const int64_t i = task / blocks, p0 = (task % blocks) * block;
             const int64_t at = i * k * np + p0;
             loss += block_loss<kGrad>(a.student_logits + at, a.teacher_logits + at, k, np,
-                                      std::min(block, np - p0), inv_tau, coef,
+                                      std::min(block, np - p0), inv_tau, coef, stored,
                                       kGrad ? a.grad_student + at : nullptr);
         }
         return loss;

@@ -8,7 +8,6 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -17,16 +16,20 @@ import org.junit.jupiter.api.Test;
  * without a JDK is cuda/test/gpu_parity.py.
  */
 class CudaBackendTest {
-    @BeforeAll
-    static void requireGpu() {
+    /** Skips (and says why in the build log as well as the report) unless CUDA tensors can be made and used. */
+    private static void requireGpu() {
         TestData.gaussian(0, 1, 1, 0);
         String why = Backends.all().get("cuda").unavailableReason();
+        if (why == null && !torch.cuda_is_available()) {
+            why = "libtorch on the class path is a CPU build, so there are no CUDA tensors to test with";
+        }
+        if (why != null) System.out.println("CudaBackendTest skipped: " + why);
         assumeTrue(why == null, "cuda backend unavailable: " + why);
-        assumeTrue(torch.cuda_is_available(), "libtorch on the class path is a CPU build (no CUDA tensors)");
     }
 
     @Test
     void matchesCpuOnCudaTensors() {
+        requireGpu();
         try (PointerScope scope = new PointerScope()) {
             long[] shape = {4, 32, 9, 9};
             Tensor s = TestData.floats(TestData.gaussian(1, TestData.count(shape), 1, 0), shape);
