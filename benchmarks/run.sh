@@ -4,7 +4,9 @@
 #   benchmarks/results/LATEST.md              (kernel, shape, ours, libtorch, speedup, GB/s, % of triad)
 #
 # usage: benchmarks/run.sh [--quick] [extra JMH arguments]
-#   --quick  1 warm-up and 2 measurement iterations of 0.5 s: the whole suite in under 5 minutes
+#   --quick  one JVM for all benchmarks (no forks), 1 warm-up and 2 measurement iterations of 0.3 s:
+#            the whole suite in under 5 minutes, for a first look; it writes <date>-<machine>-quick.json
+#            and prints its table instead of replacing LATEST.md
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -21,10 +23,15 @@ mkdir -p "$here/results"
 json="$here/results/$stamp-$machine$([ $quick = 1 ] && echo -quick).json"
 
 args=(-prof gc -rf json -rff "$json")
-if [ $quick = 1 ]; then args+=(-wi 1 -i 2 -w 500ms -r 500ms); fi
+if [ $quick = 1 ]; then args+=(-f 0 -wi 1 -i 2 -w 300ms -r 300ms); fi
 
 java -jar "$here/target/benchmarks.jar" "${args[@]}" "$@"
-python3 "$here/report.py" "$json" --command "benchmarks/run.sh $([ $quick = 1 ] && echo --quick) $*" \
-    --machine "$machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB" \
-    > "$here/results/LATEST.md"
-echo "wrote $json and $here/results/LATEST.md"
+report=("$here/report.py" "$json" --command "benchmarks/run.sh $([ $quick = 1 ] && echo --quick) $*"
+        --machine "$machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB, $(date -u +%Y-%m-%dT%H:%MZ)")
+if [ $quick = 1 ]; then
+  python3 "${report[@]}"
+  echo "wrote $json"
+else
+  python3 "${report[@]}" > "$here/results/LATEST.md"
+  echo "wrote $json and $here/results/LATEST.md"
+fi

@@ -1,9 +1,9 @@
 // Attention transfer (DESIGN.md section 3.2):
 //   A(x)_{n,p} = sum_c |x_{n,c,p}|^pool_p          (an (N, P) map per tensor, P = H*W)
 //   q_n        = A_n / max(||A_n||_2, eps)
-//   SQUARED: L = 1/(N*P) * sum (q^s - q^t)^2         dL/dq^s = 2 (q^s - q^t) / (N*P)
-//   NORM:    L = 1/N * sum_n ||q^s_n - q^t_n||_2      dL/dq^s = (q^s - q^t) / (N * ||q^s_n - q^t_n||),
-//                                                    0 where that norm is exactly 0
+//   SQUARED: L = 1/(N*P) * sum (q^s - q^t)^2     dL/dq^s = 2 (q^s - q^t) / (N*P)
+//   NORM:    L = 1/N * sum_n ||q^s_n - q^t_n||_2  dL/dq^s = (q^s - q^t) / (N * ||q^s_n - q^t_n||),
+//                                                0 where that norm is exactly 0
 // Back through the normalisation (as torch's F.normalize, which divides by norm.clamp_min(eps):
 // clamp_min passes the gradient to the norm where norm >= eps):
 //   norm >= eps: dL/dA = (g - q * (q . g)) / norm,   otherwise dL/dA = g / eps
@@ -30,12 +30,16 @@ namespace {
 // accumulators (4 KB) stay in L1 while the channels stream by.
 constexpr int64_t kBlock = 512;
 
-enum class Power { kOne, kTwo, kGeneral };
+enum class Power { kOne, kTwo, kThree, kGeneral };
 
 template <Power kPow>
 DT_INLINE double pooled(float v, double pool_p) {
     if (kPow == Power::kTwo) return static_cast<double>(v) * v;  // exact in double
     if (kPow == Power::kOne) return std::fabs(static_cast<double>(v));
+    if (kPow == Power::kThree) {
+        const double x = v;
+        return std::fabs(x) * x * x;
+    }
     return std::pow(std::fabs(static_cast<double>(v)), pool_p);
 }
 
@@ -44,6 +48,7 @@ template <Power kPow>
 DT_INLINE double pooled_grad(float v, double d_a, double pool_p) {
     const double x = v;
     if (kPow == Power::kTwo) return 2.0 * d_a * x;
+    if (kPow == Power::kThree) return 3.0 * d_a * (x * std::fabs(x));  // 3 x |x|, 0 at x == 0
     if (kPow == Power::kOne) {
         // sign(x), 0 at x == 0, from two selects between constants: gcc turns a nested select into
         // a branch, these two vectorise.
@@ -59,7 +64,7 @@ DT_INLINE double pooled_grad(float v, double d_a, double pool_p) {
 // out[p] = sum_c pooled(x[c, p0 + p]) for p < len; x points at a sample, positions per channel.
 template <Power kPow>
 DT_HOT void pool_block(const float* x, int64_t c, int64_t positions, int64_t p0, int64_t len,
-                double pool_p, double* out) {
+                       double pool_p, double* out) {
     for (int64_t p = 0; p < len; ++p) out[p] = 0.0;
     for (int64_t ch = 0; ch < c; ++ch) {
         const float* row = x + ch * positions + p0;
@@ -69,7 +74,7 @@ DT_HOT void pool_block(const float* x, int64_t c, int64_t positions, int64_t p0,
 
 template <Power kPow>
 DT_HOT void grad_block(const float* x, int64_t c, int64_t positions, int64_t p0, int64_t len,
-                double pool_p, const double* d_a, float* grad) {
+                       double pool_p, const double* d_a, float* grad) {
     for (int64_t ch = 0; ch < c; ++ch) {
         const float* row = x + ch * positions + p0;
         float* g = grad + ch * positions + p0;
@@ -216,6 +221,8 @@ void attention_transfer(const AttentionTransferArgs& a) {
         run<Power::kTwo>(pl);
     else if (a.pool_p == 1.0f)
         run<Power::kOne>(pl);
+    else if (a.pool_p == 3.0f)
+        run<Power::kThree>(pl);
     else
         run<Power::kGeneral>(pl);
 

@@ -13,7 +13,8 @@
 //   pool that is not in use costs no CPU (libtorch's own threads need the cores between calls).
 // - The pool object is intentionally leaked and its threads detached: nothing runs in static
 //   destructors, so a JVM (or any process) can exit at any time without joining or deadlocking.
-// - After fork() the child gets a fresh pool on first use (the parent's threads do not exist there).
+// - After fork() the child gets a fresh pool on first use (the parent's threads do not exist
+//   there).
 #include "parallel.h"
 
 #include <algorithm>
@@ -197,7 +198,7 @@ Pool* get_pool() {
     std::lock_guard<std::mutex> lock(create_mutex);
     pool = g_pool.load(std::memory_order_acquire);
     if (pool == nullptr) {
-        static const bool fork_handler = pthread_atfork(nullptr, nullptr, forget_pool_after_fork) == 0;
+        static const int fork_handler = pthread_atfork(nullptr, nullptr, forget_pool_after_fork);
         (void)fork_handler;
         pool = new (std::nothrow) Pool();  // never deleted, on purpose (see the top of the file)
         g_pool.store(pool, std::memory_order_release);

@@ -16,7 +16,8 @@
 namespace dt {
 
 // Threads used by the CPU kernels, the calling thread included. Default: the environment variable
-// DT_NUM_THREADS if it is a positive integer, else std::thread::hardware_concurrency() (at least 1).
+// DT_NUM_THREADS if it is a positive integer, else std::thread::hardware_concurrency()
+// (at least 1).
 int32_t num_threads();
 // n <= 0 restores the default; values above kMaxThreads are clamped to it.
 void set_num_threads(int32_t n);

@@ -9,9 +9,11 @@
 // work) are kept in a per-thread buffer for the gradient pass, or computed again when a row or
 // block would need more than kMaxRangeScratch doubles.
 //
-// P == 1 (classification): the K logits of a row are contiguous; loops run over k.
 // P > 1 (segmentation): logits of one position are strided by P, so the loops run over k outer
 // and a block of positions inner (contiguous, vectorised), with per-position accumulators.
+// P == 1 (classification): the K logits of a row are contiguous. With K >= 32 the loops run over
+// k; with fewer classes (K = 10 is the common case) blocks of rows are transposed and handled as
+// positions, since a 10-long loop does not fill 8-wide vectors.
 #include <algorithm>
 #include <cmath>
 
@@ -28,98 +30,7 @@ namespace {
 constexpr int64_t kCeGrain = kGrain / 4;
 
 // ---------------------------------------------------------------------------------------------
-// P == 1: one row of K contiguous logits
-// ---------------------------------------------------------------------------------------------
-
-// Classes per chunk of a row: a chunk's exponentials go through small arrays so that every loop is
-// plain (and vectorises), and a row of at most kRowChunk classes keeps them for its gradient.
-constexpr int64_t kRowChunk = 256;  // a multiple of kLanes
-static_assert(kRowChunk % kLanes == 0, "lane of class q must be q % kLanes in every chunk");
-
-DT_INLINE float row_max(const float* x, int64_t k) {
-    float lane[kLanes];
-    for (int j = 0; j < kLanes; ++j) lane[j] = x[0];
-    int64_t i = 0;
-    for (; i + kLanes <= k; i += kLanes)
-        for (int j = 0; j < kLanes; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
-    for (; i < k; ++i) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
-    float m = lane[0];
-    for (int j = 1; j < kLanes; ++j) m = lane[j] > m ? lane[j] : m;
-    return m;
-}
-
-// Loss of one row; its gradient (coef = grad_scale / (T*N*P)) when kGrad. `stored` (2k doubles, or
-// nullptr) keeps the row's exponentials for the gradient; without it they are computed again.
-template <bool kGrad>
-DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_tau, double coef,
-                          double floor, double* stored, float* grad) {
-    const double ms = row_max(s, k), mt = row_max(t, k);
-    double zs[kRowChunk], es_chunk[kRowChunk], et_chunk[kRowChunk];
-    double lane_s[kLanes] = {0}, lane_t[kLanes] = {0}, lane_d[kLanes] = {0};
-    for (int64_t q0 = 0; q0 < k; q0 += kRowChunk) {
-        const int64_t len = std::min(kRowChunk, k - q0);
-        double* es = stored ? stored + q0 : es_chunk;
-        double* et = stored ? stored + k + q0 : et_chunk;
-        for (int64_t j = 0; j < len; ++j) {
-            zs[j] = (static_cast<double>(s[q0 + j]) - ms) * inv_tau;
-            es[j] = exp_nonpos(zs[j], floor);
-            et[j] = exp_nonpos((static_cast<double>(t[q0 + j]) - mt) * inv_tau, floor);
-        }
-        // Class q goes to lane q % kLanes, the row's last (k % kLanes) classes to lane 0.
-        int64_t j = 0;
-        for (; j + kLanes <= len; j += kLanes) {
-            for (int l = 0; l < kLanes; ++l) {
-                lane_s[l] += es[j + l];
-                lane_t[l] += et[j + l];
-                lane_d[l] += et[j + l] * zs[j + l];
-            }
-        }
-        for (; j < len; ++j) {
-            lane_s[0] += es[j];
-            lane_t[0] += et[j];
-            lane_d[0] += et[j] * zs[j];
-        }
-    }
-    const double z_s = fold_lanes(lane_s), z_t = fold_lanes(lane_t), dot = fold_lanes(lane_d);
-    if (kGrad) {
-        const double cs = coef / z_s, ct = coef / z_t;
-        if (stored) {
-            for (int64_t q = 0; q < k; ++q)
-                grad[q] = static_cast<float>(stored[q] * cs - stored[k + q] * ct);
-        } else {
-            for (int64_t q = 0; q < k; ++q) {
-                const double e_s = exp_nonpos((static_cast<double>(s[q]) - ms) * inv_tau, floor);
-                const double e_t = exp_nonpos((static_cast<double>(t[q]) - mt) * inv_tau, floor);
-                grad[q] = static_cast<float>(e_s * cs - e_t * ct);
-            }
-        }
-    }
-    return std::log(z_s) - dot / z_t;
-}
-
-// Rows [b, e); returns the sum of their losses.
-template <bool kGrad>
-DT_HOT double row_range(const SoftTargetCeArgs& a, int64_t b, int64_t e, double inv_tau,
-                        double coef) {
-    const int64_t k = a.k;
-    const double floor = exp_floor();
-    double* stored = kGrad ? range_scratch(static_cast<size_t>(2 * k)) : nullptr;
-    double loss = 0.0;
-    for (int64_t i = b; i < e; ++i)
-        loss += row_loss<kGrad>(a.student_logits + i * k, a.teacher_logits + i * k, k, inv_tau, coef,
-                                floor, stored, kGrad ? a.grad_student + i * k : nullptr);
-    return loss;
-}
-
-template <bool kGrad>
-double rows(const SoftTargetCeArgs& a, double inv_tau, double coef) {
-    return parallel_sum(a.n, std::max<int64_t>(1, kCeGrain / a.k), [&](int64_t b, int64_t e) {
-        return row_range<kGrad>(a, b, e, inv_tau, coef);
-    });
-}
-
-// ---------------------------------------------------------------------------------------------
-// P > 1: blocks of positions, k outer
+// Blocks of positions, k outer: P > 1, and P == 1 with few classes (rows transposed into a block)
 // ---------------------------------------------------------------------------------------------
 
 constexpr int64_t kMaxBlock = 256;
@@ -127,19 +38,20 @@ constexpr int64_t kMaxBlock = 256;
 // Positions per block: a multiple of 16 floats (whole cache lines) with ~16K logits per block so
 // that the block (student and teacher) stays in L2 across the three passes; at most P.
 int64_t position_block(int64_t k, int64_t positions) {
-    const int64_t block = std::min<int64_t>(kMaxBlock, std::max<int64_t>(16, (16384 / k) / 16 * 16));
-    return std::min(block, positions);
+    const int64_t block = std::max<int64_t>(16, (16384 / k) / 16 * 16);
+    return std::min({block, kMaxBlock, positions});
 }
 
-// Positions [0, len) of one block; s and t point at (sample, k = 0, first position of the block).
+// Positions [0, len) of one block; s and t point at (sample, k = 0, first position of the block),
+// class q of position p is at q * positions + p.
 // `stored` (2*k*len doubles, or nullptr) keeps the exponentials for the gradient; without it they
 // are computed again.
 template <bool kGrad>
-DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t positions, int64_t len,
-                         double inv_tau, double coef, double* stored, float* grad) {
+DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t positions,
+                         int64_t len, double inv_tau, double coef, double* stored, float* grad) {
     double ms[kMaxBlock], mt[kMaxBlock], z_s[kMaxBlock], z_t[kMaxBlock], dot[kMaxBlock];
     double es_row[kMaxBlock], et_row[kMaxBlock];  // the exponentials of one class when not stored
-    const double floor = exp_floor();
+    const double z_min = exp_floor();
     for (int64_t p = 0; p < len; ++p) {
         ms[p] = s[p];
         mt[p] = t[p];
@@ -164,8 +76,8 @@ DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t posi
         double* et = stored ? stored + (k + q) * len : et_row;
         for (int64_t p = 0; p < len; ++p) {
             const double zs = (static_cast<double>(sq[p]) - ms[p]) * inv_tau;
-            es[p] = exp_nonpos(zs, floor);
-            et[p] = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, floor);
+            es[p] = exp_nonpos(zs, z_min);
+            et[p] = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, z_min);
             z_s[p] += es[p];
             z_t[p] += et[p];
             dot[p] += et[p] * zs;
@@ -190,14 +102,155 @@ DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t posi
                     gq[p] = static_cast<float>(es[p] * z_s[p] - et[p] * z_t[p]);
             } else {
                 for (int64_t p = 0; p < len; ++p) {
-                    const double es = exp_nonpos((static_cast<double>(sq[p]) - ms[p]) * inv_tau, floor);
-                    const double et = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, floor);
+                    const double zs = (static_cast<double>(sq[p]) - ms[p]) * inv_tau;
+                    const double zt = (static_cast<double>(tq[p]) - mt[p]) * inv_tau;
+                    const double es = exp_nonpos(zs, z_min), et = exp_nonpos(zt, z_min);
                     gq[p] = static_cast<float>(es * z_s[p] - et * z_t[p]);
                 }
             }
         }
     }
     return loss;
+}
+
+// ---------------------------------------------------------------------------------------------
+// P == 1: rows of K contiguous logits
+// ---------------------------------------------------------------------------------------------
+
+// Accumulator lanes of the row sums: fewer than kLanes, because rows are often short (K = 10) and
+// a row pays for initialising and folding its lanes.
+constexpr int kRowLanes = 8;
+// Classes per chunk of a row: a chunk's exponentials go through small arrays so that every loop is
+// plain (and vectorises).
+constexpr int64_t kRowChunk = 256;
+static_assert(kRowChunk % kRowLanes == 0, "lane of class q must be q % kRowLanes in every chunk");
+
+DT_INLINE double fold_row_lanes(const double* lane) {
+    double total = 0.0;
+    for (int j = 0; j < kRowLanes; ++j) total += lane[j];
+    return total;
+}
+
+DT_INLINE float row_max(const float* x, int64_t k) {
+    float lane[kRowLanes];
+    for (int j = 0; j < kRowLanes; ++j) lane[j] = x[0];
+    int64_t i = 0;
+    for (; i + kRowLanes <= k; i += kRowLanes)
+        for (int j = 0; j < kRowLanes; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    for (; i < k; ++i) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
+    float m = lane[0];
+    for (int j = 1; j < kRowLanes; ++j) m = lane[j] > m ? lane[j] : m;
+    return m;
+}
+
+// Loss of one row; its gradient (coef = grad_scale / (T*N*P)) when kGrad. `stored` (2k doubles, or
+// nullptr) keeps the row's exponentials for the gradient; without it they are computed again.
+template <bool kGrad>
+DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_tau, double coef,
+                          double z_min, double* stored, float* grad) {
+    const double ms = row_max(s, k), mt = row_max(t, k);
+    double zs[kRowChunk], es_chunk[kRowChunk], et_chunk[kRowChunk];
+    double lane_s[kRowLanes] = {0}, lane_t[kRowLanes] = {0}, lane_d[kRowLanes] = {0};
+    for (int64_t q0 = 0; q0 < k; q0 += kRowChunk) {
+        const int64_t len = std::min(kRowChunk, k - q0);
+        double* es = stored ? stored + q0 : es_chunk;
+        double* et = stored ? stored + k + q0 : et_chunk;
+        for (int64_t j = 0; j < len; ++j) {
+            zs[j] = (static_cast<double>(s[q0 + j]) - ms) * inv_tau;
+            es[j] = exp_nonpos(zs[j], z_min);
+            et[j] = exp_nonpos((static_cast<double>(t[q0 + j]) - mt) * inv_tau, z_min);
+        }
+        // Class q goes to lane q % kRowLanes, the row's last (k % kRowLanes) classes to lane 0.
+        int64_t j = 0;
+        for (; j + kRowLanes <= len; j += kRowLanes) {
+            for (int l = 0; l < kRowLanes; ++l) {
+                lane_s[l] += es[j + l];
+                lane_t[l] += et[j + l];
+                lane_d[l] += et[j + l] * zs[j + l];
+            }
+        }
+        for (; j < len; ++j) {
+            lane_s[0] += es[j];
+            lane_t[0] += et[j];
+            lane_d[0] += et[j] * zs[j];
+        }
+    }
+    const double z_s = fold_row_lanes(lane_s), z_t = fold_row_lanes(lane_t);
+    const double dot = fold_row_lanes(lane_d);
+    if (kGrad) {
+        const double cs = coef / z_s, ct = coef / z_t;
+        if (stored) {
+            for (int64_t q = 0; q < k; ++q)
+                grad[q] = static_cast<float>(stored[q] * cs - stored[k + q] * ct);
+        } else {
+            for (int64_t q = 0; q < k; ++q) {
+                const double e_s = exp_nonpos((static_cast<double>(s[q]) - ms) * inv_tau, z_min);
+                const double e_t = exp_nonpos((static_cast<double>(t[q]) - mt) * inv_tau, z_min);
+                grad[q] = static_cast<float>(e_s * cs - e_t * ct);
+            }
+        }
+    }
+    return std::log(z_s) - dot / z_t;
+}
+
+// Rows [b, e); returns the sum of their losses.
+template <bool kGrad>
+DT_HOT double row_range(const SoftTargetCeArgs& a, int64_t b, int64_t e, double inv_tau,
+                        double coef) {
+    const int64_t k = a.k;
+    const double z_min = exp_floor();
+    double* stored = kGrad ? range_scratch(static_cast<size_t>(2 * k)) : nullptr;
+    double loss = 0.0;
+    for (int64_t i = b; i < e; ++i)
+        loss += row_loss<kGrad>(a.student_logits + i * k, a.teacher_logits + i * k, k, inv_tau,
+                                coef, z_min, stored, kGrad ? a.grad_student + i * k : nullptr);
+    return loss;
+}
+
+// Rows [b, e) with K < kSmallK: too short to vectorise over k, so blocks of kRowBlock rows are
+// transposed into (K, rows) buffers and go through block_loss, which vectorises over the rows.
+constexpr int64_t kSmallK = 32;
+constexpr int64_t kRowBlock = 64;
+
+template <bool kGrad>
+DT_HOT double transposed_rows(const SoftTargetCeArgs& a, int64_t b, int64_t e, double inv_tau,
+                              double coef) {
+    const int64_t k = a.k;
+    float s_t[kSmallK * kRowBlock], t_t[kSmallK * kRowBlock], g_t[kSmallK * kRowBlock];
+    double* stored = kGrad ? range_scratch(static_cast<size_t>(2 * k * kRowBlock)) : nullptr;
+    double loss = 0.0;
+    for (int64_t r0 = b; r0 < e; r0 += kRowBlock) {
+        const int64_t len = std::min(kRowBlock, e - r0);
+        const float* s = a.student_logits + r0 * k;
+        const float* t = a.teacher_logits + r0 * k;
+        for (int64_t r = 0; r < len; ++r) {
+            for (int64_t q = 0; q < k; ++q) {
+                s_t[q * len + r] = s[r * k + q];
+                t_t[q * len + r] = t[r * k + q];
+            }
+        }
+        loss += block_loss<kGrad>(s_t, t_t, k, len, len, inv_tau, coef, stored, g_t);
+        if (kGrad) {
+            float* g = a.grad_student + r0 * k;
+            for (int64_t r = 0; r < len; ++r)
+                for (int64_t q = 0; q < k; ++q) g[r * k + q] = g_t[q * len + r];
+        }
+    }
+    return loss;
+}
+
+template <bool kGrad>
+double rows(const SoftTargetCeArgs& a, double inv_tau, double coef) {
+    if (a.k < kSmallK) {
+        // Ranges are whole blocks, so the blocks (and the sums) do not depend on the thread count.
+        const int64_t blocks_per_range = std::max<int64_t>(1, kCeGrain / (a.k * kRowBlock));
+        return parallel_sum(a.n, blocks_per_range * kRowBlock, [&](int64_t b, int64_t e) {
+            return transposed_rows<kGrad>(a, b, e, inv_tau, coef);
+        });
+    }
+    return parallel_sum(a.n, std::max<int64_t>(1, kCeGrain / a.k), [&](int64_t b, int64_t e) {
+        return row_range<kGrad>(a, b, e, inv_tau, coef);
+    });
 }
 
 template <bool kGrad>
@@ -232,7 +285,8 @@ void soft_target_ce(const SoftTargetCeArgs& a) {
     if (a.positions == 1)
         sum = grad ? rows<true>(a, inv_tau, coef) : rows<false>(a, inv_tau, coef);
     else
-        sum = grad ? position_blocks<true>(a, inv_tau, coef) : position_blocks<false>(a, inv_tau, coef);
+        sum = grad ? position_blocks<true>(a, inv_tau, coef)
+                   : position_blocks<false>(a, inv_tau, coef);
     *a.loss = static_cast<float>(sum / rows_total);
 }
 

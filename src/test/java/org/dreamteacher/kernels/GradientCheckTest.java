@@ -63,7 +63,7 @@ class GradientCheckTest {
     @Test
     void attentionTransfer() {
         for (AttentionDistance distance : AttentionDistance.values()) {
-            for (float p : new float[] {1f, 2f, 3.5f}) {
+            for (float p : new float[] {1f, 2f, 3f, 3.5f}) {
                 float[] teacher = TestData.gaussian(21, 2 * 4 * 3 * 3, 1, 0.3);
                 try (FloatPointer t = new FloatPointer(teacher)) {
                     check("attention transfer " + distance + " p=" + p, TestData.gaussian(22, 2 * 3 * 3 * 3, 1, 0),

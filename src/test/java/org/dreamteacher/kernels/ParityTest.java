@@ -93,7 +93,7 @@ class ParityTest {
         long[][] shapes = { // n, cs, ct, h, w
                 {1, 1, 1, 1, 1}, {2, 3, 5, 4, 4}, {1, 8, 8, 7, 7}, {4, 16, 32, 8, 8}, {2, 64, 128, 16, 16},
                 {3, 7, 11, 13, 17}, {1, 1, 64, 5, 5}, {5, 2, 3, 1, 1}, {2, 9, 4, 1, 31}, {1, 3, 3, 64, 64}};
-        float[] pools = {1f, 2f, 3.5f};
+        float[] pools = {1f, 2f, 3f, 3.5f};
         List<AtCase> cases = new ArrayList<>();
         long seed = 100;
         int i = 0;

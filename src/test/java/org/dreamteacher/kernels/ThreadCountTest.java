@@ -62,7 +62,7 @@ class ThreadCountTest {
         try (FloatPointer s = new FloatPointer(TestData.gaussian(3, sCount, 1, 0));
                 FloatPointer t = new FloatPointer(TestData.gaussian(4, TestData.count(n, ct, h, w), 1, 0))) {
             for (AttentionDistance distance : AttentionDistance.values()) {
-                for (float p : new float[] {1f, 2f, 3.5f}) {
+                for (float p : new float[] {1f, 2f, 3f, 3.5f}) {
                     assertSameForAnyThreadCount("attention transfer " + distance + " p=" + p, sCount,
                             (l, g) -> CPU.attentionTransfer(s.address(), cs, t.address(), ct, n, h, w, p, distance,
                                     1e-12f, 1f, l, g, 0));
