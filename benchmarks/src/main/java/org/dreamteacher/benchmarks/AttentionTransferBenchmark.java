@@ -1,7 +1,6 @@
 package org.dreamteacher.benchmarks;
 
 import java.util.concurrent.TimeUnit;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -10,28 +9,16 @@ import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.LossKernels;
 import org.dreamteacher.kernels.ReferenceLossKernels;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /** Attention transfer, forward + student gradient: our cpu kernel vs the libtorch composite chain + autograd. */
 @State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
-public class AttentionTransferBenchmark extends MemoryRoofline {
+public class AttentionTransferBenchmark extends KernelBenchmark {
     /** n, student channels, teacher channels, h, w. */
     @Param({"64x256x512x16x16"})
     public String shape;
@@ -43,13 +30,6 @@ public class AttentionTransferBenchmark extends MemoryRoofline {
     public AttentionDistance distance;
 
     private long[] d;
-    private Tensor student;
-    private Tensor teacher;
-    private long studentAddress;
-    private long teacherAddress;
-    private FloatPointer loss;
-    private FloatPointer grad;
-    private LossKernels cpu;
 
     @Override
     protected long bytesMoved() {
@@ -60,21 +40,7 @@ public class AttentionTransferBenchmark extends MemoryRoofline {
     @Setup(Level.Trial)
     public void setUp() {
         d = KernelState.shape(shape);
-        student = KernelState.randn(1, d[0], d[1], d[3], d[4]);
-        teacher = KernelState.randn(2, d[0], d[2], d[3], d[4]);
-        studentAddress = KernelState.address(student);
-        teacherAddress = KernelState.address(teacher);
-        loss = new FloatPointer(1);
-        grad = new FloatPointer(d[0] * d[1] * d[3] * d[4]);
-        cpu = KernelState.cpu();
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loss.close();
-        grad.close();
-        student.close();
-        teacher.close();
+        allocate(KernelState.randn(1, d[0], d[1], d[3], d[4]), KernelState.randn(2, d[0], d[2], d[3], d[4]));
     }
 
     @Benchmark

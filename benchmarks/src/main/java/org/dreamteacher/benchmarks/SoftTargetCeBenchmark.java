@@ -1,36 +1,24 @@
 package org.dreamteacher.benchmarks;
 
 import java.util.concurrent.TimeUnit;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.dreamteacher.kernels.LossKernels;
 import org.dreamteacher.kernels.ReferenceLossKernels;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /** Soft-target cross entropy, forward + student gradient: our cpu kernel vs softmax/log_softmax + autograd. */
 @State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
-public class SoftTargetCeBenchmark extends MemoryRoofline {
+public class SoftTargetCeBenchmark extends KernelBenchmark {
     /** n, k, positions. */
     @Param({"64x10x1", "4096x1000x1", "16x21x4096"})
     public String shape;
@@ -39,13 +27,6 @@ public class SoftTargetCeBenchmark extends MemoryRoofline {
     public float temperature;
 
     private long[] d;
-    private Tensor student;
-    private Tensor teacher;
-    private long studentAddress;
-    private long teacherAddress;
-    private FloatPointer loss;
-    private FloatPointer grad;
-    private LossKernels cpu;
 
     @Override
     protected long bytesMoved() {
@@ -55,21 +36,8 @@ public class SoftTargetCeBenchmark extends MemoryRoofline {
     @Setup(Level.Trial)
     public void setUp() {
         d = KernelState.shape(shape);
-        student = KernelState.randn(1, d).mul(new org.bytedeco.pytorch.Scalar(3.0));
-        teacher = KernelState.randn(2, d).mul(new org.bytedeco.pytorch.Scalar(3.0));
-        studentAddress = KernelState.address(student);
-        teacherAddress = KernelState.address(teacher);
-        loss = new FloatPointer(1);
-        grad = new FloatPointer(KernelState.count(d));
-        cpu = KernelState.cpu();
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loss.close();
-        grad.close();
-        student.close();
-        teacher.close();
+        // logits with a spread like a trained classifier's
+        allocate(KernelState.randn(1, d).mul(new Scalar(3.0)), KernelState.randn(2, d).mul(new Scalar(3.0)));
     }
 
     @Benchmark

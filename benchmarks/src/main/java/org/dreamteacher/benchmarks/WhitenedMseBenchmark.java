@@ -1,7 +1,6 @@
 package org.dreamteacher.benchmarks;
 
 import java.util.concurrent.TimeUnit;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -10,28 +9,16 @@ import org.dreamteacher.kernels.LossKernels;
 import org.dreamteacher.kernels.ReferenceLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.TearDown;
-import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
 /** Whitened MSE, forward + student gradient: our cpu kernel vs layer_norm + mse_loss + autograd in libtorch. */
 @State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
-public class WhitenedMseBenchmark extends MemoryRoofline {
+public class WhitenedMseBenchmark extends KernelBenchmark {
     @Param({"64x256x16x16", "32x512x8x8", "16x64x64x64"})
     public String shape;
 
@@ -39,13 +26,6 @@ public class WhitenedMseBenchmark extends MemoryRoofline {
     public WhitenMode mode;
 
     private long[] d;
-    private Tensor student;
-    private Tensor teacher;
-    private long studentAddress;
-    private long teacherAddress;
-    private FloatPointer loss;
-    private FloatPointer grad;
-    private LossKernels cpu;
 
     @Override
     protected long bytesMoved() {
@@ -55,21 +35,7 @@ public class WhitenedMseBenchmark extends MemoryRoofline {
     @Setup(Level.Trial)
     public void setUp() {
         d = KernelState.shape(shape);
-        student = KernelState.randn(1, d);
-        teacher = KernelState.randn(2, d);
-        studentAddress = KernelState.address(student);
-        teacherAddress = KernelState.address(teacher);
-        loss = new FloatPointer(1);
-        grad = new FloatPointer(KernelState.count(d));
-        cpu = KernelState.cpu();
-    }
-
-    @TearDown(Level.Trial)
-    public void tearDown() {
-        loss.close();
-        grad.close();
-        student.close();
-        teacher.close();
+        allocate(KernelState.randn(1, d), KernelState.randn(2, d));
     }
 
     /** Our kernel through the raw-address API into preallocated buffers (no Java allocation). */

@@ -1,0 +1,56 @@
+package org.dreamteacher.benchmarks;
+
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.kernels.LossKernels;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * What every kernel benchmark holds: the student and teacher tensors with their raw addresses (taken once, so
+ * the raw-address benchmark allocates nothing), preallocated loss and gradient buffers, and the cpu backend;
+ * and the run settings they share (inherited by the subclasses).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx2g"})
+public abstract class KernelBenchmark extends MemoryRoofline {
+    protected Tensor student;
+    protected Tensor teacher;
+    protected long studentAddress;
+    protected long teacherAddress;
+    protected FloatPointer loss;
+    protected FloatPointer grad;
+    protected LossKernels cpu;
+
+    /** Takes ownership of the inputs and allocates the outputs (gradient shaped like the student). */
+    protected void allocate(Tensor student, Tensor teacher) {
+        this.student = student;
+        this.teacher = teacher;
+        studentAddress = KernelState.address(student);
+        teacherAddress = KernelState.address(teacher);
+        loss = new FloatPointer(1);
+        grad = new FloatPointer(student.numel());
+        cpu = KernelState.cpu();
+    }
+
+    @TearDown(Level.Trial)
+    public void release() {
+        loss.close();
+        grad.close();
+        student.close();
+        teacher.close();
+    }
+}
