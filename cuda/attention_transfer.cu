@@ -73,8 +73,10 @@ __device__ __forceinline__ float pooled_grad(float x, float dap, float pool_p_mi
 // channels grp, grp + groups, ... of column tile*cols + col; red (dynamic shared memory,
 // 2*blockDim doubles) merges the groups in order.
 // ------------------------------------------------------------------------------------------------
+// Two 1024-thread blocks per SM (32 registers) suit p = 1, 2; the powf path needs more registers
+// (with 2 it spilled on sm_80).
 template <int kPow>
-__global__ void __launch_bounds__(1024)
+__global__ void __launch_bounds__(1024, kPow == kPowGeneral ? 1 : 2)
 maps_kernel(const float* __restrict__ s, int64_t cs, const float* __restrict__ t, int64_t ct,
             int64_t p, int64_t columns, int cols, int groups, float pool_p,
             double* __restrict__ as, double* __restrict__ at, unsigned int* counter) {

@@ -78,16 +78,12 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 __host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Blocks of `kernel` (block threads, dynamic shared memory smem) that fit on the whole device at
-// once: the grid size of the persistent (grid-stride) kernels. At least the number of SMs.
+// once: the grid size of the persistent (grid-stride) kernels. At least the number of SMs. Cached
+// per (kernel, device, block, smem), so repeated calls cost a table lookup.
+int resident_blocks(const DeviceInfo& dev, const void* kernel, int block, size_t smem);
 template <class Kernel>
 int resident_blocks(const DeviceInfo& dev, Kernel kernel, int block, size_t smem) {
-    int per_sm = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, block, smem) != cudaSuccess ||
-        per_sm < 1) {
-        (void)cudaGetLastError();  // not fatal: the launch itself will report a real problem
-        per_sm = 1;
-    }
-    return per_sm * dev.sms;
+    return resident_blocks(dev, reinterpret_cast<const void*>(kernel), block, smem);
 }
 
 // Grid size: min(work items, cap), at least 1.
@@ -105,13 +101,12 @@ inline size_t max_dynamic_smem(const DeviceInfo& dev) {
 }
 
 // Lets `kernel` use `smem` bytes of dynamic shared memory (<= max_dynamic_smem(dev)). Above the
-// default limit it opts in to max_dynamic_smem(dev): always the same value for a device, so
-// concurrent callers cannot undo each other.
+// default limit it opts in to max_dynamic_smem(dev) once per (kernel, device): always the same
+// value for a device, so concurrent callers cannot undo each other.
+cudaError_t allow_dynamic_smem(const DeviceInfo& dev, const void* kernel, size_t smem);
 template <class Kernel>
 cudaError_t allow_dynamic_smem(const DeviceInfo& dev, Kernel kernel, size_t smem) {
-    if (smem + kStaticSmemReserve <= kDefaultSmemLimit) return cudaSuccess;
-    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                static_cast<int>(max_dynamic_smem(dev)));
+    return allow_dynamic_smem(dev, reinterpret_cast<const void*>(kernel), smem);
 }
 
 // Reports the error of the last launch, if any.

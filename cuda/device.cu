@@ -103,6 +103,65 @@ cudaError_t current_device(DeviceInfo* info) {
     return cudaSuccess;
 }
 
+namespace {
+
+// A small table of per-(kernel, device, block, smem) answers. Lookups take a mutex (uncontended:
+// tens of nanoseconds); a full table just stops caching.
+struct KernelFact {
+    const void* kernel;
+    int device;
+    int block;
+    size_t smem;
+    int value;
+};
+constexpr int kMaxKernelFacts = 512;
+KernelFact kernel_facts[kMaxKernelFacts];
+int kernel_fact_count = 0;
+std::mutex kernel_facts_mutex;
+
+bool find_fact(const void* kernel, int device, int block, size_t smem, int* value) {
+    std::lock_guard<std::mutex> lock(kernel_facts_mutex);
+    for (int i = 0; i < kernel_fact_count; ++i) {
+        const KernelFact& f = kernel_facts[i];
+        if (f.kernel == kernel && f.device == device && f.block == block && f.smem == smem) {
+            *value = f.value;
+            return true;
+        }
+    }
+    return false;
+}
+
+void store_fact(const void* kernel, int device, int block, size_t smem, int value) {
+    std::lock_guard<std::mutex> lock(kernel_facts_mutex);
+    if (kernel_fact_count < kMaxKernelFacts)
+        kernel_facts[kernel_fact_count++] = KernelFact{kernel, device, block, smem, value};
+}
+
+}  // namespace
+
+int resident_blocks(const DeviceInfo& dev, const void* kernel, int block, size_t smem) {
+    int per_sm = 0;
+    if (find_fact(kernel, dev.device, block, smem, &per_sm)) return per_sm * dev.sms;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, block, smem) != cudaSuccess ||
+        per_sm < 1) {
+        (void)cudaGetLastError();  // not fatal: the launch itself will report a real problem
+        return dev.sms;
+    }
+    store_fact(kernel, dev.device, block, smem, per_sm);
+    return per_sm * dev.sms;
+}
+
+cudaError_t allow_dynamic_smem(const DeviceInfo& dev, const void* kernel, size_t smem) {
+    if (smem + kStaticSmemReserve <= kDefaultSmemLimit) return cudaSuccess;
+    // block = -1 marks "opted in" entries in the table.
+    int done = 0;
+    if (find_fact(kernel, dev.device, -1, 0, &done)) return cudaSuccess;
+    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 static_cast<int>(max_dynamic_smem(dev)));
+    if (err == cudaSuccess) store_fact(kernel, dev.device, -1, 0, 1);
+    return err;
+}
+
 cudaError_t Scratch::allocate(const DeviceInfo& dev, size_t bytes) {
     if (bytes == 0) bytes = 256;
     if (dev.pool != nullptr) return cudaMallocFromPoolAsync(&ptr_, bytes, dev.pool, stream_);

@@ -6,7 +6,7 @@
 //   loss_row = log Zs - (sum_k et_k zs_k) / Zt   (both terms >= 0: no cancellation).
 // The exponentials are float (expf, IEEE, ~2 ulp) and every sum is double. Zs is kept as
 // (number of k with s_k == ms) + (sum of the other terms), so that log Zs = log1p(rest) stays
-// accurate when the other terms are tiny (a confident student). Row maxima make the exponentials
+// accurate when the other terms are tiny (a confident student); Zt is kept the same way. Row maxima make the exponentials
 // safe for logits of any magnitude.
 //
 // Kernels:
@@ -35,11 +35,16 @@ constexpr int kThreads = 256;
 // 128, K <= 92 with 64.
 constexpr size_t kColumnCacheBytes = 46 * 1024;
 
+// Zs = count_s + rest_s: count_s terms with s_k == max s (each e^0 = 1 exactly) plus the others;
+// Zt likewise. Summing both the same way makes the gradient exactly 0 when s == t.
 struct RowSums {
-    int count_max = 0;   // number of k with s_k == max s (their e^0 = 1 terms)
-    double rest = 0.0;   // sum of the other es_k
-    double zt = 0.0;     // Zt
-    double dot = 0.0;    // sum et_k * zs_k (<= 0)
+    int count_s = 0;
+    int count_t = 0;
+    double rest_s = 0.0;
+    double rest_t = 0.0;
+    double dot = 0.0;  // sum et_k * zs_k (<= 0)
+    __device__ double zs() const { return count_s + rest_s; }
+    __device__ double zt() const { return count_t + rest_t; }
 };
 
 // The two exponentials of one logit pair (recomputed identically by the gradient pass when the
@@ -51,19 +56,30 @@ __device__ __forceinline__ void softmax_terms(float sv, float tv, float ms, floa
     et = expf((tv - mt) * inv_tau);
 }
 
-__device__ __forceinline__ void accumulate(float sv, float ms, float es, float et, float zs,
-                                           RowSums& r) {
+__device__ __forceinline__ void accumulate(float sv, float tv, float ms, float mt, float es,
+                                           float et, float zs, RowSums& r) {
     if (sv == ms)
-        ++r.count_max;
+        ++r.count_s;
     else
-        r.rest += es;
-    r.zt += et;
+        r.rest_s += es;
+    if (tv == mt)
+        ++r.count_t;
+    else
+        r.rest_t += et;
     r.dot = fma(static_cast<double>(et), static_cast<double>(zs), r.dot);
 }
 
+__device__ __forceinline__ void warp_reduce(RowSums& r) {
+    r.count_s = warp_sum(r.count_s);
+    r.count_t = warp_sum(r.count_t);
+    r.rest_s = warp_sum(r.rest_s);
+    r.rest_t = warp_sum(r.rest_t);
+    r.dot = warp_sum(r.dot);
+}
+
 __device__ __forceinline__ double row_loss(const RowSums& r) {
-    const double log_zs = r.count_max == 1 ? log1p(r.rest) : log(r.count_max + r.rest);
-    return log_zs - r.dot / r.zt;
+    const double log_zs = r.count_s == 1 ? log1p(r.rest_s) : log(r.zs());
+    return log_zs - r.dot / r.zt();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -111,7 +127,7 @@ row_kernel(const float* __restrict__ s, const float* __restrict__ t, int64_t row
                 if (lane + 32 * j < k) {
                     float es, et, zs;
                     softmax_terms(vs[j], vt[j], ms, mt, inv_tau, es, et, zs);
-                    accumulate(vs[j], ms, es, et, zs, r);
+                    accumulate(vs[j], vt[j], ms, mt, es, et, zs, r);
                     vs[j] = es;
                     vt[j] = et;
                 }
@@ -119,20 +135,17 @@ row_kernel(const float* __restrict__ s, const float* __restrict__ t, int64_t row
         } else {
 #pragma unroll 1
             for (int64_t i = lane; i < k; i += 32) {
-                const float sv = __ldg(sr + i);
+                const float sv = __ldg(sr + i), tv = __ldg(tr + i);
                 float es, et, zs;
-                softmax_terms(sv, __ldg(tr + i), ms, mt, inv_tau, es, et, zs);
-                accumulate(sv, ms, es, et, zs, r);
+                softmax_terms(sv, tv, ms, mt, inv_tau, es, et, zs);
+                accumulate(sv, tv, ms, mt, es, et, zs, r);
             }
         }
-        r.count_max = warp_sum(r.count_max);
-        r.rest = warp_sum(r.rest);
-        r.zt = warp_sum(r.zt);
-        r.dot = warp_sum(r.dot);
+        warp_reduce(r);
         if (lane == 0) acc += row_loss(r);
         if (kGrad) {
-            const double ks = coef / (r.count_max + r.rest);
-            const double kt = coef / r.zt;
+            const double ks = coef / r.zs();
+            const double kt = coef / r.zt();
             float* gr = g + row * k;
             if constexpr (kR > 0) {
 #pragma unroll
@@ -191,7 +204,7 @@ column_kernel(const float* __restrict__ s, const float* __restrict__ t, int64_t 
             const float tv = kCached ? ct[slot] : __ldg(t + base + j * p);
             float es, et, zs;
             softmax_terms(sv, tv, ms, mt, inv_tau, es, et, zs);
-            accumulate(sv, ms, es, et, zs, r);
+            accumulate(sv, tv, ms, mt, es, et, zs, r);
             if (kCached && kGrad) {
                 cs[slot] = es;
                 ct[slot] = et;
@@ -199,8 +212,8 @@ column_kernel(const float* __restrict__ s, const float* __restrict__ t, int64_t 
         }
         acc += row_loss(r);
         if (kGrad) {
-            const double ks = coef / (r.count_max + r.rest);
-            const double kt = coef / r.zt;
+            const double ks = coef / r.zs();
+            const double kt = coef / r.zt();
 #pragma unroll 4
             for (int64_t j = 0; j < k; ++j) {
                 float es, et;

@@ -159,7 +159,7 @@ sample_apply_kernel(const float* __restrict__ s, const float* __restrict__ t, in
         if (kVec) {
             const float4* s4 = reinterpret_cast<const float4*>(s + base);
             const float4* t4 = reinterpret_cast<const float4*>(t + base);
-            float4* g4 = reinterpret_cast<float4*>(g + base);
+            float4* g4 = kGrad ? reinterpret_cast<float4*>(g + base) : nullptr;
 #pragma unroll 2
             for (int64_t i = lo / 4 + threadIdx.x; i < hi / 4; i += blockDim.x) {
                 const float4 sv = __ldcs(s4 + i);
