@@ -7,21 +7,26 @@ ops and autograd (loss relative error <= 1e-5, gradient max-abs error <= 1e-5 * 
 is repeated and must give bit-identical results, and the library's CPU kernel (dt_*_f32 on host
 copies) must agree with the CUDA one (2e-5 on the loss and relative to max|grad|). Absolute floors
 (LOSS_ATOL, GRAD_ATOL) apply only where the exact value is ~0 and float64 itself is not exact. Then bad arguments must be rejected (status 1, a message
-naming the argument, outputs untouched). --bench adds timings against a device-to-device copy and
-against torch.compile of the same formula.
+naming the argument, outputs untouched). Timings are benchmarks/gpu/bench_gpu.py's job.
 
 Exit status: 0 all checks passed, 1 a check failed, 77 skipped (no PyTorch or no CUDA device).
-Only the standard library is imported before the arguments are parsed, so --help works anywhere.
+Only the standard library (and dtlib.py, the ctypes binding of the C ABI in this folder, which uses
+nothing else) is imported before the arguments are parsed, so --help works anywhere.
 """
 import argparse
-import ctypes
 import math
 import os
 import struct
 import sys
 import time
 
-SKIP = 77
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+import dtlib  # noqa: E402
+from dtlib import (SKIP, WHITEN_PER_SAMPLE, WHITEN_PER_PIXEL, AT_SQUARED, AT_NORM,  # noqa: E402,F401
+                   f32, load_library)
+
 LOSS_RTOL = 1e-5
 GRAD_RTOL = 1e-5
 # A reference loss below this is compared in absolute terms (the float64 reference itself is only
@@ -31,14 +36,9 @@ LOSS_ATOL = 1e-12
 # ~1e-17 rather than 0. Far below any gradient the other cases produce (>= 1e-8 here).
 GRAD_ATOL = 1e-15
 
-WHITEN_PER_SAMPLE, WHITEN_PER_PIXEL = 0, 1
-AT_SQUARED, AT_NORM = 0, 1
-
 
 def parse_args(argv):
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(os.path.dirname(here))
-    default_lib = os.environ.get("DT_LIB") or os.path.join(root, "build-gpu", "libdreamteacher.so")
+    default_lib = dtlib.default_library_path()
     p = argparse.ArgumentParser(
         description="Check the dt_cuda_* kernels of libdreamteacher.so against PyTorch float64 "
                     "references (needs PyTorch and a CUDA device; exits 77 when either is missing).")
@@ -49,44 +49,7 @@ def parse_args(argv):
                    help="small shapes only (e.g. for runs under compute-sanitizer)")
     p.add_argument("--only", choices=["wmse", "at", "ce"], help="run one kernel's cases only")
     p.add_argument("--no-cpu", action="store_true", help="skip the CPU-vs-CUDA comparisons")
-    p.add_argument("--bench", action="store_true",
-                   help="also time large shapes against a device-to-device copy and torch.compile")
-    p.add_argument("--bench-iters", type=int, default=50, help="timed iterations per benchmark")
     return p.parse_args(argv)
-
-
-# ------------------------------------------------------------------------------------------------
-# The library
-# ------------------------------------------------------------------------------------------------
-
-def load_library(path):
-    lib = ctypes.CDLL(path)
-    P, I64, I32, F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32, ctypes.c_float
-    status = ctypes.c_int
-    sigs = {
-        "dt_whitened_mse_f32": [P, P, I64, I64, I64, I64, I32, F, F, P, P],
-        "dt_attention_transfer_f32": [P, I64, P, I64, I64, I64, I64, F, I32, F, F, P, P],
-        "dt_soft_target_ce_f32": [P, P, I64, I64, I64, F, F, P, P],
-        "dt_cuda_whitened_mse_f32": [P, P, I64, I64, I64, I64, I32, F, F, P, P, P],
-        "dt_cuda_attention_transfer_f32": [P, I64, P, I64, I64, I64, I64, F, I32, F, F, P, P, P],
-        "dt_cuda_soft_target_ce_f32": [P, P, I64, I64, I64, F, F, P, P, P],
-    }
-    for name, args in sigs.items():
-        fn = getattr(lib, name)
-        fn.argtypes = args
-        fn.restype = status
-    lib.dt_last_error.argtypes = []
-    lib.dt_last_error.restype = ctypes.c_char_p
-    lib.dt_version.argtypes = []
-    lib.dt_version.restype = ctypes.c_char_p
-    lib.dt_cuda_available.argtypes = []
-    lib.dt_cuda_available.restype = ctypes.c_int32
-    return lib
-
-
-def f32(x):
-    """x rounded to float32, as the kernels receive it."""
-    return struct.unpack("f", struct.pack("f", x))[0]
 
 
 class Checker:
@@ -102,10 +65,10 @@ class Checker:
 
     # -------------------------------------------------------------------------------------- utils
     def ptr(self, t):
-        return ctypes.c_void_p(t.data_ptr()) if t is not None else None
+        return dtlib.ptr(t)
 
     def stream(self):
-        return ctypes.c_void_p(self.torch.cuda.current_stream().cuda_stream)
+        return dtlib.current_stream(self.torch)
 
     def randn(self, shape, scale=1.0, offset=0.0):
         return (self.torch.randn(*shape, generator=self.gen, dtype=self.torch.float32) * scale + offset)
@@ -146,25 +109,8 @@ class Checker:
         torch = self.torch
         loss = torch.full((1,), 12345.0, dtype=torch.float32, device=self.dev)
         grad = torch.full_like(s, 777.0) if with_grad else None
-        lib = self.lib
-        if kind == "wmse":
-            n, c, h, w = s.shape
-            st = lib.dt_cuda_whitened_mse_f32(self.ptr(s), self.ptr(t), n, c, h, w, params["mode"],
-                                              params["eps"], params["gs"], self.ptr(loss),
-                                              self.ptr(grad), self.stream())
-        elif kind == "at":
-            n, cs, h, w = s.shape
-            ct = t.shape[1]
-            st = lib.dt_cuda_attention_transfer_f32(self.ptr(s), cs, self.ptr(t), ct, n, h, w,
-                                                    params["p"], params["dist"], params["eps"],
-                                                    params["gs"], self.ptr(loss), self.ptr(grad),
-                                                    self.stream())
-        else:
-            n, k, pos = s.shape
-            st = lib.dt_cuda_soft_target_ce_f32(self.ptr(s), self.ptr(t), n, k, pos, params["tau"],
-                                                params["gs"], self.ptr(loss), self.ptr(grad),
-                                                self.stream())
-        msg = lib.dt_last_error().decode(errors="replace")
+        st = dtlib.bind(self.lib, kind, s, t, params, params["gs"], loss, grad, self.stream())()
+        msg = dtlib.last_error(self.lib)
         torch.cuda.synchronize()
         return st, loss.item(), grad, msg
 
@@ -173,21 +119,8 @@ class Checker:
         s, t = s.cpu().contiguous(), t.cpu().contiguous()
         loss = torch.full((1,), 12345.0, dtype=torch.float32)
         grad = torch.full_like(s, 777.0) if with_grad else None
-        lib = self.lib
-        if kind == "wmse":
-            n, c, h, w = s.shape
-            st = lib.dt_whitened_mse_f32(self.ptr(s), self.ptr(t), n, c, h, w, params["mode"],
-                                         params["eps"], params["gs"], self.ptr(loss), self.ptr(grad))
-        elif kind == "at":
-            n, cs, h, w = s.shape
-            st = lib.dt_attention_transfer_f32(self.ptr(s), cs, self.ptr(t), t.shape[1], n, h, w,
-                                               params["p"], params["dist"], params["eps"],
-                                               params["gs"], self.ptr(loss), self.ptr(grad))
-        else:
-            n, k, pos = s.shape
-            st = lib.dt_soft_target_ce_f32(self.ptr(s), self.ptr(t), n, k, pos, params["tau"],
-                                           params["gs"], self.ptr(loss), self.ptr(grad))
-        return st, loss.item(), grad, lib.dt_last_error().decode(errors="replace")
+        st = dtlib.bind(self.lib, kind, s, t, params, params["gs"], loss, grad, cuda=False)()
+        return st, loss.item(), grad, dtlib.last_error(self.lib)
 
     # ------------------------------------------------------------------------------- references
     def reference(self, kind, s, t, params):
@@ -407,134 +340,12 @@ class Checker:
         expect("ce grad_scale=inf", "'grad_scale'", lambda lo, g: lib.dt_cuda_soft_target_ce_f32(
             L, L, 2, 5, 3, 1.0, float("inf"), lo, g, st))
 
-    # ---------------------------------------------------------------------------------- benchmark
-    def bench(self):
-        torch, F = self.torch, self.F
-        iters = self.args.bench_iters
-
-        def timed(fn):
-            """Seconds per call: `iters` calls back to back between two events (GPU throughput;
-            the host enqueues ahead unless it is slower than the GPU), median of 5 batches."""
-            for _ in range(3):
-                fn()
-            torch.cuda.synchronize()
-            batches = []
-            for _ in range(5):
-                a = torch.cuda.Event(enable_timing=True)
-                b = torch.cuda.Event(enable_timing=True)
-                a.record()
-                for _ in range(iters):
-                    fn()
-                b.record()
-                b.synchronize()
-                batches.append(a.elapsed_time(b) * 1e-3 / iters)
-            batches.sort()
-            return batches[len(batches) // 2]
-
-        big = torch.empty(1 << 28, dtype=torch.float32, device=self.dev)  # 1 GiB
-        dst = torch.empty_like(big)
-        copy_t = timed(lambda: dst.copy_(big))
-        copy_bw = 2 * big.numel() * 4 / copy_t
-        print("bench device-to-device copy of 1 GiB: %.1f GB/s (read + write)" % (copy_bw / 1e9))
-        del big, dst
-
-        def compiled_step(loss_fn, s, t):
-            """torch.compile of the loss formula, forward and backward (as a training step)."""
-            try:
-                compiled = torch.compile(loss_fn)
-            except Exception as e:  # noqa: BLE001 - report and go on without it
-                print("bench torch.compile unavailable: %s" % e)
-                return None
-            sr = s.detach().clone().requires_grad_(True)
-
-            def step():
-                sr.grad = None
-                compiled(sr, t).backward()
-            return step
-
-        def run(name, kind, s, t, params, bytes_moved, loss_fn):
-            loss = torch.empty(1, device=self.dev)
-            grad = torch.empty_like(s)
-            lib, stream = self.lib, self.stream()
-            if kind == "wmse":
-                n, c, h, w = s.shape
-                call = lambda: lib.dt_cuda_whitened_mse_f32(  # noqa: E731
-                    self.ptr(s), self.ptr(t), n, c, h, w, params["mode"], params["eps"], 1.0,
-                    self.ptr(loss), self.ptr(grad), stream)
-            elif kind == "at":
-                n, cs, h, w = s.shape
-                call = lambda: lib.dt_cuda_attention_transfer_f32(  # noqa: E731
-                    self.ptr(s), cs, self.ptr(t), t.shape[1], n, h, w, params["p"], params["dist"],
-                    params["eps"], 1.0, self.ptr(loss), self.ptr(grad), stream)
-            else:
-                n, k, pos = s.shape
-                call = lambda: lib.dt_cuda_soft_target_ce_f32(  # noqa: E731
-                    self.ptr(s), self.ptr(t), n, k, pos, params["tau"], 1.0, self.ptr(loss),
-                    self.ptr(grad), stream)
-            ours = timed(call)
-            line = "bench %-44s dt_cuda %8.1f us  %7.1f GB/s  %5.1f%% of copy" % (
-                name, ours * 1e6, bytes_moved / ours / 1e9, 100 * bytes_moved / ours / copy_bw)
-            step = compiled_step(loss_fn, s, t)
-            if step is not None:
-                try:
-                    ref = timed(step)
-                    line += "  torch.compile %8.1f us (%.2fx)" % (ref * 1e6, ref / ours)
-                except Exception as e:  # noqa: BLE001
-                    line += "  torch.compile failed: %s" % str(e).splitlines()[0]
-            print(line, flush=True)
-
-        def wmse_loss(mode):
-            def f(s, t):
-                if mode == 0:
-                    w = F.layer_norm(t, t.shape[1:], eps=1e-5)
-                else:
-                    w = F.layer_norm(t.permute(0, 2, 3, 1), (t.shape[1],), eps=1e-5).permute(0, 3, 1, 2)
-                return ((s - w) ** 2).mean()
-            return f
-
-        def at_loss(p, dist):
-            def f(s, t):
-                qs = F.normalize(s.abs().pow(p).sum(1).flatten(1), dim=1, eps=1e-12)
-                qt = F.normalize(t.abs().pow(p).sum(1).flatten(1), dim=1, eps=1e-12)
-                if dist == 0:
-                    return ((qs - qt) ** 2).mean()
-                return torch.linalg.vector_norm(qs - qt, dim=1).mean()
-            return f
-
-        def ce_loss(tau):
-            def f(s, t):
-                return -(F.softmax(t / tau, dim=1) * F.log_softmax(s / tau, dim=1)).sum(1).mean()
-            return f
-
-        for shape in [(64, 256, 16, 16), (32, 512, 32, 32), (1, 1, 4096, 4096)]:
-            s = torch.randn(shape, device=self.dev)
-            t = torch.randn(shape, device=self.dev)
-            nbytes = 3 * s.numel() * 4
-            for mode in (0, 1):
-                run("wmse %s %s" % ("x".join(map(str, shape)), "per_sample" if mode == 0 else "per_pixel"),
-                    "wmse", s, t, {"mode": mode, "eps": 1e-5}, nbytes, wmse_loss(mode))
-        for (n, cs, ct, h, w) in [(64, 256, 256, 16, 16), (32, 512, 512, 32, 32)]:
-            s = torch.randn((n, cs, h, w), device=self.dev)
-            t = torch.randn((n, ct, h, w), device=self.dev)
-            nbytes = (2 * s.numel() + t.numel()) * 4
-            run("at n%d cs%d ct%d %dx%d p=2 squared" % (n, cs, ct, h, w), "at", s, t,
-                {"p": 2.0, "dist": 0, "eps": 1e-12}, nbytes, at_loss(2.0, 0))
-        for shape in [(16, 21, 64 * 64), (64, 21, 128 * 128), (16384, 10, 1), (8192, 1000, 1)]:
-            s = torch.randn(shape, device=self.dev) * 3
-            t = torch.randn(shape, device=self.dev) * 3
-            nbytes = 3 * s.numel() * 4
-            run("ce %s tau=4" % "x".join(map(str, shape)), "ce", s, t, {"tau": 4.0}, nbytes, ce_loss(4.0))
-
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        import torch  # noqa: F401 - imported here so that --help works without PyTorch
-    except ImportError as e:
-        print("SKIP: PyTorch is not importable (%s); nothing checked" % e)
-        return SKIP
-    if not torch.cuda.is_available():
-        print("SKIP: no CUDA device (torch.cuda.is_available() is False); nothing checked")
+    torch, reason = dtlib.import_torch_cuda()  # here, so that --help works without PyTorch
+    if torch is None:
+        print("SKIP: %s; nothing checked" % reason)
         return SKIP
     if not os.path.exists(args.lib):
         print("FAIL: library %s not found (build it with cuda/test/run_gpu_checks.sh or set DT_LIB)" % args.lib)
@@ -561,8 +372,6 @@ def main(argv=None):
                                                      time.time() - start))
     for name in checker.failures:
         print("  failed: " + name)
-    if args.bench:
-        checker.bench()
     return 1 if checker.failures else 0
 
 

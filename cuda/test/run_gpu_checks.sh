@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the C ABI library with CMake (from the repository root) and runs the GPU parity checks.
 #
-#   cuda/test/run_gpu_checks.sh [RESULTS_FILE] [gpu_parity.py options, e.g. --bench]
+#   cuda/test/run_gpu_checks.sh [RESULTS_FILE] [gpu_parity.py options, e.g. --quick]
 #
+# Timings are benchmarks/gpu/run.sh's job.
 # RESULTS_FILE defaults to cuda/test/results/<date>-<gpu>.txt. DT_LIB=/path/libdreamteacher.so uses
 # that library instead of building build-gpu/libdreamteacher.so. DT_SANITIZE=1 also runs the quick
 # cases under compute-sanitizer (memcheck, racecheck, synccheck) when it is installed.
