@@ -20,13 +20,15 @@ if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
 machine="${DT_MACHINE:-$(hostname -s)-$(nproc)cpu}"
 stamp="$(date +%Y-%m-%d)"
 mkdir -p "$here/results"
-json="$here/results/$stamp-$machine$([ $quick = 1 ] && echo -quick).json"
+suffix=""; flag=""
+if [ $quick = 1 ]; then suffix="-quick"; flag="--quick"; fi
+json="$here/results/$stamp-$machine$suffix.json"
 
 args=(-prof gc -rf json -rff "$json")
 if [ $quick = 1 ]; then args+=(-f 0 -wi 1 -i 2 -w 300ms -r 300ms); fi
 
 java -jar "$here/target/benchmarks.jar" "${args[@]}" "$@"
-report=("$here/report.py" "$json" --command "benchmarks/run.sh $([ $quick = 1 ] && echo --quick) $*"
+report=("$here/report.py" "$json" --command "benchmarks/run.sh $flag $*"
         --machine "$machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB, $(date -u +%Y-%m-%dT%H:%MZ)")
 if [ $quick = 1 ]; then
   python3 "${report[@]}"
