@@ -52,7 +52,7 @@ final class TensorChecks {
 
     /** Rejects tensors on a device this backend cannot read. */
     static void requireDevice(String backend, boolean cuda, Tensor tensor) {
-        if (tensor.is_cuda() != cuda) {
+        if (cuda ? !tensor.is_cuda() : !tensor.is_cpu()) {
             throw new IllegalArgumentException("the " + backend + " backend needs " + (cuda ? "CUDA" : "CPU")
                     + " tensors, got a tensor on " + deviceName(tensor)
                     + (cuda ? "" : "; use the cuda backend (or 'auto') for CUDA tensors"));

@@ -8,7 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -60,6 +64,16 @@ class TensorApiTest {
             assertRejected("'pool_p'", () -> k.attentionTransfer(s, t, Float.NaN, AttentionDistance.NORM, 1e-12f, 1f, true));
             assertRejected("'temperature'", () -> k.softTargetCe(randn(4, 10), randn(4, 10), 0f));
         }
+    }
+
+    @Test
+    void deviceChecks() {
+        // libtorch's "meta" device (shapes without storage) exists in every build, CUDA or not.
+        Tensor meta = torch.empty(new long[] {2, 3, 4, 5}, new TensorOptions(new Device("meta")),
+                new MemoryFormatOptional());
+        assertRejected("needs CPU tensors, got a tensor on meta", () -> Backends.get("cpu").whitenedMse(meta, meta));
+        assertRejected("different devices", () -> Backends.get("cpu").whitenedMse(randn(2, 3, 4, 5), meta));
+        assertRejected("different devices", () -> Backends.get("reference").softTargetCe(randn(2, 3, 4, 5), meta, 1f));
     }
 
     @Test
