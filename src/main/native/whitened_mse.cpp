@@ -200,9 +200,12 @@ double per_sample(const WhitenedMseArgs& a, double coef) {
 
 // Positions are processed in blocks; inside a block the loops run over c outer and positions
 // inner, so the inner loops are contiguous and vectorise, and the block of the teacher (c * block
-// floats, ~128K) is still in cache for the second pass. Per-position sums run over c in order.
-// The block depends only on (c, positions), so the sums do not depend on the thread count.
-constexpr int64_t kMaxBlock = 512;
+// floats, up to ~512 KB) is mostly still in cache for the second pass. Blocks of up to 2048
+// positions give each channel a long contiguous run for the hardware prefetcher: with 512 the
+// (16,64,64,64) case took 2.4 ms on the 2-core build machine, with 2048 1.5 ms. Per-position sums
+// run over c in order. The block depends only on (c, positions), so the sums do not depend on the
+// thread count.
+constexpr int64_t kMaxBlock = 2048;
 
 int64_t pixel_block(int64_t c, int64_t positions) {
     const int64_t block = std::max<int64_t>(16, (kGrain * 4 / c) / 16 * 16);
