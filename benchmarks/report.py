@@ -11,6 +11,13 @@ import json
 import sys
 from collections import defaultdict
 
+# The targets of the benchmark suite: fused forward+gradient vs the libtorch chain, share of the triad
+# bandwidth at large shapes (at least LARGE_BYTES moved: the arrays then exceed the caches), JNI overhead.
+SPEEDUP_TARGET = {"WhitenedMseBenchmark": 3.0, "AttentionTransferBenchmark": 3.0, "SoftTargetCeBenchmark": 2.0}
+TRIAD_TARGET = 0.60
+LARGE_BYTES = 40e6
+JNI_TARGET_NS = 1000.0
+
 KERNEL_CLASSES = {
     "WhitenedMseBenchmark": "whitened MSE",
     "AttentionTransferBenchmark": "attention transfer",
@@ -64,6 +71,7 @@ def main():
                "raw-address API; *libtorch*: the composite chain a libtorch user writes, with autograd. "
                "GB/s = bytes the kernel must move (inputs read once, gradient written once) / time; "
                "*% triad*: of the STREAM-like triad over the same bytes, measured in the same run.\n")
+    targets = []  # (statement, met)
     out.append("| kernel | shape | params | ours (µs) | ours, Tensor API (µs) | libtorch (µs) | speedup | GB/s | triad GB/s | % of triad |")
     out.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for (cls, params), methods in sorted(groups.items()):
@@ -80,6 +88,15 @@ def main():
         gbs = nbytes / t_ours / 1e9
         triad_gbs = nbytes / t_triad / 1e9 if t_triad else None
         extra = ", ".join(f"{k}={v}" for k, v in p.items() if k != "shape")
+        label = f"{KERNEL_CLASSES[cls]} {p['shape']} {extra}"
+        if t_ref:
+            goal = SPEEDUP_TARGET[cls]
+            targets.append((f"{label}: {t_ref / t_ours:.1f}x faster than libtorch (target >= {goal:g}x)",
+                            t_ref / t_ours >= goal))
+        if triad_gbs and nbytes >= LARGE_BYTES:
+            share = gbs / triad_gbs
+            targets.append((f"{label}: {100 * share:.0f}% of triad bandwidth (target >= {100 * TRIAD_TARGET:.0f}%"
+                            f" at shapes moving >= {LARGE_BYTES / 1e6:.0f} MB)", share >= TRIAD_TARGET))
         out.append("| {} | {} | {} | {:.1f} | {} | {} | {} | {:.2f} | {} | {} |".format(
             KERNEL_CLASSES[cls], p["shape"], extra, t_ours * 1e6,
             f"{t_tensor * 1e6:.1f}" if t_tensor else "-",
@@ -99,7 +116,17 @@ def main():
                   "softTargetCeOneElement"]:
             if m in jni:
                 s = jni[m]["primaryMetric"]["score"]
+                if m != "javaCall" and base is not None:
+                    targets.append((f"JNI {m}: {s - base:.0f} ns over a Java call (target <= {JNI_TARGET_NS:.0f} ns)",
+                                    s - base <= JNI_TARGET_NS))
                 out.append(f"| {m} | {s:.1f} | {s - base:.1f} |" if base is not None else f"| {m} | {s:.1f} | - |")
+
+    out.append("\n## Targets\n")
+    missed = [t for t, ok in targets if not ok]
+    out.append(f"{len(targets) - len(missed)} of {len(targets)} CPU targets met in this run. "
+               "GPU targets are measured by benchmarks/gpu, not here.\n")
+    for statement, ok in targets:
+        out.append(f"- {'met' if ok else '**MISSED**'}: {statement}")
 
     out.append("\n## Allocation (JMH gc profiler, bytes per call)\n")
     out.append("| benchmark | params | B/op |")
