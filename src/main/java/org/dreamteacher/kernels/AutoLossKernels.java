@@ -26,7 +26,8 @@ final class AutoLossKernels implements LossKernels {
 
     @Override
     public String unavailableReason() {
-        return host().unavailableReason();
+        // not host(): Backends.get throws for an unavailable backend, this method reports it
+        return Backends.all().get(CpuLossKernels.NAME).unavailableReason();
     }
 
     @Override
