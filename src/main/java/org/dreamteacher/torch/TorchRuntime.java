@@ -9,6 +9,7 @@ import org.bytedeco.javacpp.Loader;
  * JVM that loads libtorch while the cache is being filled crashes inside {@code System.load}; extracting the
  * native resources of openblas and pytorch before the first load avoids that. Call {@link #init()} before
  * touching any {@code org.bytedeco.pytorch} class; every class of this library that uses libtorch does.
+ * It also makes sure float32 convolutions compute correct values here ({@link ConvolutionGuard}).
  */
 public final class TorchRuntime {
     private static volatile boolean initialised;
@@ -31,6 +32,7 @@ public final class TorchRuntime {
                 }
             }
             Loader.load(org.bytedeco.pytorch.global.torch.class);
+            ConvolutionGuard.apply();
             initialised = true;
         }
     }

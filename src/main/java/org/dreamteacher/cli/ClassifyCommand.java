@@ -1,0 +1,111 @@
+package org.dreamteacher.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.dreamteacher.data.FashionMnist;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.Splits;
+import org.dreamteacher.eval.BackboneSource;
+import org.dreamteacher.eval.Classifier;
+import org.dreamteacher.eval.LabelEfficiencyStudy;
+import org.dreamteacher.eval.Mode;
+import org.dreamteacher.torch.TorchRuntime;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Label-efficient classification of Fashion-MNIST with a backbone: a linear probe ({@code probe}) or full
+ * fine-tuning ({@code finetune}) on a balanced share of the labels, scored on the test split.
+ */
+abstract class ClassifyCommand extends CliCommand {
+    @Mixin
+    BackboneOptions backbone;
+
+    @Option(names = "--labels", paramLabel = "PERCENT", split = ",", defaultValue = "1",
+            description = "Share of the training labels, in percent; several give a label-efficiency curve, e.g. 1,10,100 (default: ${DEFAULT-VALUE}).")
+    List<Double> labels;
+
+    @Option(names = "--seeds", paramLabel = "N", defaultValue = "1", description = "Repeat with seeds 0..N-1 (labelled subset, order, head) and report mean ± std (default: ${DEFAULT-VALUE}).")
+    int seeds;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Optimiser steps (default: 1000 for probe, on features computed once; 500 for finetune).")
+    Integer steps;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Passes over the labelled images instead of --steps.")
+    Integer epochs;
+
+    @Option(names = "--batch", paramLabel = "N", description = "Batch size (default: 64, at most the labelled images).")
+    Integer batch;
+
+    @Option(names = "--lr", paramLabel = "RATE", description = "Peak learning rate of AdamW (default: 0.01 for probe, 0.001 for finetune).")
+    Double lr;
+
+    @Option(names = "--test-images", paramLabel = "N", description = "Score on a balanced N-image subset of the test split (default: all of it).")
+    Integer testImages;
+
+    @Mixin
+    DataOptions data;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Where the results go: classification.json, .md and .png (default: runs/<command>).")
+    Path out;
+
+    abstract Mode mode();
+
+    @Override
+    int execute() throws Exception {
+        if (seeds < 1) throw usage("--seeds must be >= 1, got " + seeds);
+        for (double l : labels) if (!(l > 0 && l <= 100)) throw usage("--labels must be percentages in (0, 100], got " + num(l));
+        if (steps != null && epochs != null) throw usage("give --steps or --epochs, not both");
+        if (steps != null) requirePositive(steps, "--steps");
+        if (epochs != null) requirePositive(epochs, "--epochs");
+        if (batch != null) requirePositive(batch, "--batch");
+        if (lr != null) requirePositive(lr, "--lr");
+        if (testImages != null) requirePositive(testImages, "--test-images");
+        TorchRuntime.init();
+        FashionMnist fm = data.fashionMnist();
+        ImageDataset train = fm.train(), test = testSubset(fm.test(), testImages);
+        List<BackboneSource> sources = backbone.sources(train.channels(), train.height());
+
+        Classifier.Settings s = Classifier.Settings.defaults(mode());
+        if (steps != null) s = s.withSteps(steps);
+        if (epochs != null) s = s.withEpochs(epochs);
+        if (batch != null) s = s.withBatchSize(batch);
+        if (lr != null) s = s.withLr(lr);
+        List<Double> fractions = new ArrayList<>();
+        for (double l : labels) fractions.add(l / 100);
+        List<Long> seedList = new ArrayList<>();
+        for (long i = 0; i < seeds; i++) seedList.add(i);
+        Path dir = out != null ? out : Path.of("runs", spec.name());
+
+        out().printf(Locale.ROOT, "%s: %s%n", spec.name(), backbone.describe(sources));
+        out().printf(Locale.ROOT, "  %s: %d train, %d test images; labels %s%%; seeds %s; %s, batch %d, lr %s%n", data.describe(), train.size(),
+                test.size(), joinNumbers(labels), seeds == 1 ? "0" : "0.." + (seeds - 1),
+                s.steps() > 0 ? s.steps() + " steps" : s.epochs() + " epochs", s.batchSize(), num(s.lr()));
+        out().flush();
+        LabelEfficiencyStudy.Report report = new LabelEfficiencyStudy(sources, dir, java.util.Map.of("command", "dreamteacher " + spec.name()))
+                .classification(train, test, new LabelEfficiencyStudy.ClassificationPlan(fractions, seedList, List.of(s)));
+        out().printf(Locale.ROOT, "  %-12s %8s  %s%n", "init", "labels", "test accuracy" + (seeds > 1 ? " (mean ± std over " + seeds + " seeds)" : ""));
+        for (LabelEfficiencyStudy.Cell c : report.cells()) {
+            String acc = seeds > 1 ? String.format(Locale.ROOT, "%.2f ± %.2f %%", 100 * c.mean(), 100 * c.std())
+                    : String.format(Locale.ROOT, "%.2f %%", 100 * c.mean());
+            out().printf(Locale.ROOT, "  %-12s %7s%%  %s%n", c.init(), num(100 * c.x()), acc);
+        }
+        out().printf(Locale.ROOT, "results: %s, %s, %s (%.1f s)%n", report.json(), report.markdown(), report.plot(), report.seconds());
+        return 0;
+    }
+
+    /** A balanced subset of {@code n} test images (the whole split when null or larger). */
+    static ImageDataset testSubset(ImageDataset test, Integer n) {
+        if (n == null || n >= test.size()) return test;
+        int perClass = Math.max(1, n / test.numClasses());
+        return test.subset(Splits.balancedSubsetPerClass(test.labels(), test.numClasses(), perClass, 20_231_123L));
+    }
+
+    static String joinNumbers(List<Double> values) {
+        List<String> s = new ArrayList<>();
+        for (double v : values) s.add(num(v));
+        return String.join(", ", s);
+    }
+}

@@ -1,0 +1,157 @@
+package org.dreamteacher.cli;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.distill.Distiller;
+import org.dreamteacher.distill.TapPairing;
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.kernels.WhitenMode;
+import org.dreamteacher.nn.Backbone;
+import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.nn.ConfiguredModule;
+import org.dreamteacher.nn.FeatureRegressor;
+import org.dreamteacher.nn.ModelConfig;
+import org.dreamteacher.torch.TorchRuntime;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** DreamTeacher pretraining: distills a teacher's features into a backbone, without labels. */
+@Command(name = "distill", mixinStandardHelpOptions = true, versionProvider = VersionInfo.class, sortOptions = false,
+        description = {"Pretrain a backbone without labels by distilling a diffusion teacher's features.",
+            "The backbone and an FPN + PPM regressor learn the teacher's multi-scale features of images noised to --timestep",
+            "(whitened MSE + attention transfer, through the fused loss kernels).",
+            "Writes backbone.dtt, regressor.dtt, checkpoints/, metrics.jsonl, loss-curve.png and pca-features.png into --out."})
+final class DistillCommand extends CliCommand {
+    @Option(names = "--teacher", paramLabel = "FILE", description = "Teacher checkpoint (teacher.dtt of train-teacher; default: the shipped teacher).")
+    Path teacher;
+
+    @Option(names = "--torchscript", paramLabel = "FILE", description = "A TorchScript teacher instead: forward(x, t) returns feature maps.")
+    Path torchscript;
+
+    @Option(names = "--in-channels", paramLabel = "C", defaultValue = "1", description = "With --torchscript: image channels it expects (default: ${DEFAULT-VALUE}).")
+    int inChannels;
+
+    @Option(names = "--schedule", paramLabel = "NAME", defaultValue = "linear", description = "With --torchscript: its noise schedule, linear or cosine (default: ${DEFAULT-VALUE}).")
+    String schedule;
+
+    @Option(names = "--timesteps", paramLabel = "T", defaultValue = "1000", description = "With --torchscript: its diffusion steps (default: ${DEFAULT-VALUE}).")
+    int timesteps;
+
+    @Option(names = "--backbone", paramLabel = "NAME", defaultValue = "resnet18", description = "resnet18, resnet34, resnet50 or convnext (default: ${DEFAULT-VALUE}).")
+    String backbone;
+
+    @Option(names = "--width", paramLabel = "N", defaultValue = "32", description = "Backbone width: ResNet stem/first-stage channels, ConvNeXt first dim (default: ${DEFAULT-VALUE}).")
+    int width;
+
+    @Option(names = "--timestep", paramLabel = "T", defaultValue = "50", description = "Noise level of the encoded images (default: ${DEFAULT-VALUE}).")
+    int timestep;
+
+    @Option(names = "--lambda-at", paramLabel = "L", defaultValue = "10", description = "Weight of the attention-transfer loss (default: ${DEFAULT-VALUE}).")
+    float lambdaAt;
+
+    @Option(names = "--whiten", paramLabel = "MODE", defaultValue = "per-sample", description = "Teacher whitening: per-sample or per-pixel (default: ${DEFAULT-VALUE}).")
+    String whiten;
+
+    @Option(names = "--regressor-channels", paramLabel = "N", defaultValue = "128", description = "Channels of the FPN + PPM feature regressor (default: ${DEFAULT-VALUE}).")
+    int regressorChannels;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "1000", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "64", description = "Batch size (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--lr", paramLabel = "RATE", defaultValue = "1e-3", description = "Peak learning rate of AdamW (default: ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N", defaultValue = "200", description = "Steps between checkpoints (default: ${DEFAULT-VALUE}).")
+    int checkpointEvery;
+
+    @Mixin
+    DataOptions data;
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs/distill", description = "Run folder (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint (--steps may grow).")
+    boolean resume;
+
+    @Override
+    int execute() throws Exception {
+        requirePositive(steps, "--steps");
+        if (batch < 2) throw usage("--batch must be >= 2, got " + batch);
+        requirePositive(lr, "--lr");
+        requirePositive(checkpointEvery, "--checkpoint-every");
+        requirePositive(width, "--width");
+        requirePositive(regressorChannels, "--regressor-channels");
+        if (timestep < 0) throw usage("--timestep must be >= 0, got " + timestep);
+        requireNonNegative(lambdaAt, "--lambda-at");
+        WhitenMode mode = whitenMode(whiten);
+        if (teacher != null && torchscript != null) throw usage("give either --teacher or --torchscript, not both");
+        if (teacher != null) requireFile(teacher, "--teacher");
+        if (torchscript != null) {
+            requireFile(torchscript, "--torchscript");
+            requirePositive(inChannels, "--in-channels");
+            requirePositive(timesteps, "--timesteps");
+        }
+        TorchRuntime.init();
+        LossKernels kernels = kernels();
+        ImageDataset images = data.trainImages();
+        if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
+        ModelConfig backboneConfig;
+        try {
+            backboneConfig = BackboneChoice.config(backbone, width, images.channels(), images.height(), 0);
+        } catch (IllegalArgumentException e) {
+            throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
+        }
+        Distiller.Settings d = Distiller.Settings.defaults();
+        Distiller.Settings settings = new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
+                timestep, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), true,
+                regressorChannels);
+        try (TeacherChoice t = torchscript != null ? TeacherChoice.torchScript(torchscript, inChannels, schedule, timesteps)
+                : TeacherChoice.diffusion(teacher)) {
+            Distiller distiller = new Distiller(t.teacher(), t.schedule(), t.source(), backboneConfig, images, kernels, settings);
+            TapPairing pairing;
+            try (ConfiguredModule probe = backboneConfig.build()) {
+                pairing = distiller.pairing((Backbone) probe);
+            }
+            out().printf(Locale.ROOT, "distill: teacher %s (%s schedule, T = %d, t = %d) -> %s; %s, %d images%n", t.source(),
+                    t.schedule().name(), t.schedule().timesteps(), timestep, BackboneChoice.describe(backboneConfig), data.describe(),
+                    images.size());
+            out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing);
+            out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
+                    num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
+            out().flush();
+            Distiller.Result r = distiller.run(out, resume);
+            out().printf(Locale.ROOT, "distilled %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
+            out().printf(Locale.ROOT, "backbone: %s%n", r.backboneFile());
+            if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss",
+                    List.of("loss", "whitened_mse", "attention")))
+                out().printf(Locale.ROOT, "loss curve: %s%n", out.resolve("loss-curve.png"));
+            if (r.backboneFile() != null) {
+                Path pca = out.resolve("pca-features.png");
+                try (ConfiguredModule b = Checkpoints.load(r.backboneFile());
+                        FeatureRegressor reg = Checkpoints.load(out.resolve("regressor.dtt"), FeatureRegressor.class)) {
+                    FeaturePictures.write(pca, t.teacher(), t.schedule(), timestep, b, reg, r.pairing(), images, 4, seed);
+                }
+                out().printf(Locale.ROOT, "features (PCA, teacher vs student): %s%n", pca);
+            }
+        }
+        return 0;
+    }
+
+    WhitenMode whitenMode(String text) {
+        return switch (text.toLowerCase(Locale.ROOT).replace('_', '-')) {
+            case "per-sample", "sample" -> WhitenMode.PER_SAMPLE;
+            case "per-pixel", "pixel" -> WhitenMode.PER_PIXEL;
+            default -> throw usage("--whiten must be per-sample or per-pixel, got '" + text + "'");
+        };
+    }
+}

@@ -1,0 +1,271 @@
+package org.dreamteacher.distill;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AdamW;
+import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.dreamteacher.data.Augmentation;
+import org.dreamteacher.data.Batches;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.diffusion.NoiseSchedule;
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.kernels.WhitenMode;
+import org.dreamteacher.nn.Backbone;
+import org.dreamteacher.nn.ConfiguredModule;
+import org.dreamteacher.nn.FeatureMap;
+import org.dreamteacher.nn.FeatureRegressor;
+import org.dreamteacher.nn.FeatureRegressorConfig;
+import org.dreamteacher.nn.FeatureTeacher;
+import org.dreamteacher.nn.ModelConfig;
+import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.Progress;
+import org.dreamteacher.train.RunCheckpoints;
+
+/**
+ * Unsupervised DreamTeacher pretraining: a backbone plus a {@link FeatureRegressor} learn to predict the frozen
+ * teacher's multi-scale features of each image, encoded online (the image is noised to timestep t with fresh
+ * noise and the teacher runs once) or read from a {@link FeatureStore}, under {@link FeatureDistillationLoss} through the fused kernels. AdamW,
+ * cosine schedule with warm-up, gradient clipping.
+ *
+ * <p>Every source of randomness is a function of (seed, step): the data order and flips (epoch-seeded
+ * {@link Batches}), the encoding noise and libtorch's generator (re-seeded each step, for dropout and drop
+ * path). A run resumed from a checkpoint therefore ends with the same weights as an uninterrupted one.
+ */
+public final class Distiller {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Hyper-parameters; {@link #defaults()} follows the paper, scaled to small data. */
+    public record Settings(int steps, int batchSize, double lr, double weightDecay, int warmupSteps, double clipNorm,
+            int timestep, float lambdaAt, WhitenMode whitenMode, AttentionDistance distance, long seed, int checkpointEvery,
+            int logEvery, boolean flip, int regressorChannels) {
+        public Settings {
+            if (steps <= 0 || batchSize <= 1) throw new IllegalArgumentException("steps must be > 0 and batch size > 1");
+            if (checkpointEvery <= 0 || logEvery <= 0) throw new IllegalArgumentException("checkpoint and log intervals must be > 0");
+            if (timestep < 0) throw new IllegalArgumentException("timestep must be >= 0");
+        }
+
+        public static Settings defaults() {
+            return new Settings(1000, 64, 1e-3, 0.05, 50, 1.0, 50, 10f, WhitenMode.PER_SAMPLE, AttentionDistance.NORM, 0,
+                    200, 10, true, 128);
+        }
+
+        public Settings withSteps(int s) {
+            return new Settings(s, batchSize, lr, weightDecay, Math.min(warmupSteps, s), clipNorm, timestep, lambdaAt, whitenMode,
+                    distance, seed, checkpointEvery, logEvery, flip, regressorChannels);
+        }
+    }
+
+    /** What a run produced; {@code backboneFile} is null when it stopped before the last step. */
+    public record Result(Path runDir, Path backboneFile, TapPairing pairing, double firstLoss, double lastLoss, long steps,
+            double seconds) {}
+
+    private final FeatureSource features;
+    private final String teacherSource;
+    private final ModelConfig backboneConfig;
+    private final ImageDataset data;
+    private final LossKernels kernels;
+    private final Settings s;
+
+    /** Distils features encoded online: each batch noised to {@code settings.timestep()}, the teacher run once. */
+    public Distiller(FeatureTeacher teacher, NoiseSchedule schedule, String teacherSource, ModelConfig backboneConfig,
+            ImageDataset data, LossKernels kernels, Settings settings) {
+        this(checkedOnline(teacher, schedule, data, settings), teacherSource, backboneConfig, data, kernels, settings);
+    }
+
+    /**
+     * Distils features from any source, e.g. {@link StoredFeatures} of a {@link FeatureStore} encoded once
+     * (stored features need {@code flip = false}: the store holds the features of the unflipped images).
+     */
+    public Distiller(FeatureSource features, String teacherSource, ModelConfig backboneConfig, ImageDataset data,
+            LossKernels kernels, Settings settings) {
+        this.features = features;
+        this.teacherSource = teacherSource;
+        this.backboneConfig = backboneConfig;
+        this.data = data;
+        this.kernels = kernels;
+        this.s = settings;
+    }
+
+    private static FeatureSource checkedOnline(FeatureTeacher teacher, NoiseSchedule schedule, ImageDataset data, Settings settings) {
+        if (data.channels() != teacher.inChannels())
+            throw new IllegalArgumentException("the data has " + data.channels() + " channels, the teacher expects " + teacher.inChannels());
+        if (settings.timestep() >= schedule.timesteps())
+            throw new IllegalArgumentException("timestep " + settings.timestep() + " is outside the teacher's schedule of " + schedule.timesteps());
+        return new OnlineFeatures(teacher, schedule, settings.timestep(), settings.seed());
+    }
+
+    /** The batches of a run: seeded, last partial batch dropped, flipped when the settings say so. */
+    private Batches batches() {
+        return Batches.of(data).batchSize(s.batchSize()).seed(s.seed()).dropLast(true)
+                .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build();
+    }
+
+    /** The pairing of the teacher's taps with the backbone's levels that {@link #run} will use. */
+    public TapPairing pairing(Backbone backbone) {
+        return pairing(backbone, batches());
+    }
+
+    /** The teacher's taps on the first batch: names, strides and channels, used to pair them with backbone levels. */
+    public TapPairing pairing(Backbone backbone, Batches batches) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            List<FeatureMap> maps = features.features(batches.batch(0, 0), 0);
+            String[] names = new String[maps.size()];
+            int[] strides = new int[maps.size()];
+            long[] channels = new long[maps.size()];
+            for (int i = 0; i < maps.size(); i++) {
+                names[i] = maps.get(i).name();
+                strides[i] = maps.get(i).stride();
+                channels[i] = maps.get(i).channels();
+            }
+            return TapPairing.pair(backbone.featureStrides(), backbone.featureChannels(), names, strides, channels);
+        }
+    }
+
+    /**
+     * Runs (or, with {@code resume} and a checkpoint in {@code runDir}, continues) the distillation; writes
+     * checkpoints, {@code metrics.jsonl} and, at the end, {@code backbone.dtt} and {@code regressor.dtt}.
+     */
+    public Result run(Path runDir, boolean resume) throws IOException {
+        return run(runDir, resume, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #run(Path, boolean)}, but stops after step {@code stopAfter} (for time-boxed jobs) with a
+     * checkpoint there, from which a later call with {@code resume} continues; the final files are written
+     * only when the last step is done (the result's {@code steps} then counts the steps of this call).
+     */
+    public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
+        Files.createDirectories(runDir);
+        RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
+        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
+
+        ConfiguredModule backboneModule;
+        FeatureRegressor regressor;
+        long start;
+        if (snapshot.isPresent()) {
+            checkSameRun(snapshot.get().state(), runDir);
+            backboneModule = snapshot.get().model("backbone");
+            regressor = snapshot.get().model("regressor", FeatureRegressor.class);
+            start = snapshot.get().step();
+        } else {
+            torch.manual_seed(s.seed());
+            backboneModule = backboneConfig.build();
+            start = 0;
+            regressor = null;
+        }
+        if (!(backboneModule instanceof Backbone backbone)) throw new IllegalArgumentException(backboneConfig.kind() + " is not a backbone");
+        Batches batches = batches();
+        TapPairing pairing = pairing(backbone, batches);
+        if (regressor == null) {
+            regressor = (FeatureRegressor) FeatureRegressorConfig.of(pairing.backboneChannels(), pairing.teacherChannels(),
+                    s.regressorChannels()).build();
+        }
+
+        TensorVector params = new TensorVector();
+        for (Tensor p : backbone.backboneParameters()) params.push_back(p);
+        TensorVector rp = regressor.parameters();
+        for (long i = 0; i < rp.size(); i++) params.push_back(rp.get(i));
+        AdamWOptions options = new AdamWOptions(s.lr());
+        options.weight_decay().put(s.weightDecay());
+        AdamW optimizer = new AdamW(params, options);
+        if (snapshot.isPresent()) snapshot.get().loadOptimizer("adamw", optimizer);
+
+        CosineSchedule lr = new CosineSchedule(s.lr(), s.warmupSteps(), s.steps(), 0.01);
+        FeatureDistillationLoss lossFn = new FeatureDistillationLoss(kernels, s.whitenMode(), s.lambdaAt(), 2f, s.distance());
+        backboneModule.train(true);
+        regressor.train(true);
+
+        double first = Double.NaN, last = Double.NaN;
+        long t0 = System.nanoTime();
+        try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), start);
+                Progress bar = Progress.start("distill", s.steps(), start, "step")) {
+            for (long step = start; step < Math.min(s.steps(), stopAfter); step++) {
+                double loss, mse, at;
+                try (PointerScope scope = new PointerScope()) {
+                    torch.manual_seed(s.seed() * 1_000_003L + step);
+                    int epoch = (int) (step / batches.stepsPerEpoch());
+                    Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
+                    List<Tensor> targets = new ArrayList<>();
+                    try (NoGradGuard ng = new NoGradGuard()) {
+                        List<FeatureMap> maps = features.features(batch, step);
+                        for (String name : pairing.teacherNames())
+                            for (FeatureMap m : maps) if (m.name().equals(name)) targets.add(m.tensor());
+                    }
+                    List<FeatureMap> feats = backbone.features(batch.images());
+                    List<Tensor> inputs = new ArrayList<>();
+                    for (int level : pairing.backboneLevels()) inputs.add(feats.get(level).tensor());
+                    FeatureDistillationLoss.Terms terms = lossFn.compute(regressor.forward(inputs), targets);
+                    optimizer.zero_grad();
+                    terms.total().backward();
+                    if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
+                    lr.apply(optimizer, step);
+                    optimizer.step();
+                    loss = terms.total().item_double();
+                    mse = terms.whitenedMse();
+                    at = terms.attention();
+                }
+                if (!Double.isFinite(loss)) throw new IllegalStateException("the loss became " + loss + " at step " + step + ": lower the learning rate");
+                if (Double.isNaN(first)) first = loss;
+                last = loss;
+                long done = step + 1;
+                if (done % s.logEvery() == 0 || done == s.steps()) {
+                    log.write(log.record(done).put("loss", loss).put("whitened_mse", mse).put("attention", at).put("lr", lr.at(step)));
+                }
+                bar.step(String.format("loss %.4f", loss));
+                if (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter) {
+                    checkpoints.save(done, Map.of("backbone", backboneModule, "regressor", regressor), Map.of("adamw", optimizer),
+                            state(done, pairing));
+                }
+            }
+        }
+        long end = Math.min(s.steps(), stopAfter);
+        Path backboneFile = null;
+        if (end == s.steps()) {
+            backboneFile = runDir.resolve("backbone.dtt");
+            org.dreamteacher.nn.Checkpoints.save(backboneFile, backboneModule);
+            org.dreamteacher.nn.Checkpoints.save(runDir.resolve("regressor.dtt"), regressor);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Result r = new Result(runDir, backboneFile, pairing, first, last, Math.max(0, end - start), seconds);
+        optimizer.close();
+        regressor.close();
+        backboneModule.close();
+        return r;
+    }
+
+    private JsonNode state(long step, TapPairing pairing) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("step", step);
+        n.put("teacher", teacherSource);
+        n.set("settings", JSON.valueToTree(s));
+        n.put("pairing", pairing.toString());
+        return n;
+    }
+
+    private void checkSameRun(JsonNode state, Path runDir) {
+        JsonNode saved = state.path("settings");
+        JsonNode now = JSON.valueToTree(s);
+        for (String key : new String[] {"batchSize", "lr", "timestep", "lambdaAt", "seed", "whitenMode", "distance", "flip", "regressorChannels"}) {
+            if (!saved.path(key).asText().equals(now.path(key).asText()))
+                throw new IllegalArgumentException(runDir + " was started with " + key + " = " + saved.path(key) + ", not " + now.path(key)
+                        + ": resume with the same settings (only --steps may grow)");
+        }
+    }
+
+
+}

@@ -1,0 +1,23 @@
+package org.dreamteacher.distill;
+
+import java.util.List;
+import org.dreamteacher.data.Batches;
+import org.dreamteacher.nn.FeatureMap;
+
+/**
+ * Where the distillation targets of a batch come from: the teacher run on the spot ({@link OnlineFeatures})
+ * or a feature store made beforehand ({@link StoredFeatures}). The training loop asks for the targets of each
+ * batch and does not care which; both are deterministic functions of (batch, step), so a resumed run sees
+ * the same targets as an uninterrupted one.
+ */
+public interface FeatureSource {
+    /**
+     * The teacher's feature maps of {@code batch}'s images, (B, C, H, W) float32 each, largest stride first as
+     * the teacher returns them; {@code step} is the global training step. Called inside the training step's
+     * {@code PointerScope}, which then owns the tensors.
+     */
+    List<FeatureMap> features(Batches.Batch batch, long step);
+
+    /** A one-line description for logs and run state. */
+    String describe();
+}

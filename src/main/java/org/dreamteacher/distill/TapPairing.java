@@ -1,0 +1,64 @@
+package org.dreamteacher.distill;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Which backbone level regresses which teacher tap: each teacher feature is paired with the backbone level of
+ * the same stride (relative to the input). Pairs are kept finest first, the order the regressor uses.
+ */
+public record TapPairing(int[] strides, int[] backboneLevels, long[] backboneChannels, long[] teacherChannels,
+        String[] teacherNames) {
+
+    /**
+     * @param backboneStrides  the backbone's levels' strides (C2..C5)
+     * @param backboneChannels their channel counts
+     * @param teacherStrides   the teacher taps' strides
+     * @param teacherChannels  their channel counts
+     */
+    public static TapPairing pair(int[] backboneStrides, long[] backboneChannels, String[] teacherNames, int[] teacherStrides,
+            long[] teacherChannels) {
+        Integer[] order = new Integer[teacherStrides.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        Arrays.sort(order, (a, b) -> Integer.compare(teacherStrides[a], teacherStrides[b]));
+        int n = order.length;
+        int[] strides = new int[n], levels = new int[n];
+        long[] bc = new long[n], tc = new long[n];
+        String[] names = new String[n];
+        List<Integer> used = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+            int i = order[k];
+            int level = -1;
+            for (int j = 0; j < backboneStrides.length; j++) if (backboneStrides[j] == teacherStrides[i]) level = j;
+            if (level < 0)
+                throw new IllegalArgumentException("teacher tap '" + teacherNames[i] + "' has stride " + teacherStrides[i]
+                        + " but the backbone's levels have strides " + Arrays.toString(backboneStrides)
+                        + ": choose taps (or a backbone stem) with matching strides");
+            if (used.contains(level))
+                throw new IllegalArgumentException("two teacher taps have stride " + teacherStrides[i] + "; keep one tap per stride");
+            used.add(level);
+            strides[k] = teacherStrides[i];
+            levels[k] = level;
+            bc[k] = backboneChannels[level];
+            tc[k] = teacherChannels[i];
+            names[k] = teacherNames[i];
+        }
+        return new TapPairing(strides, levels, bc, tc, names);
+    }
+
+    public int size() {
+        return strides.length;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder b = new StringBuilder();
+        for (int k = 0; k < size(); k++) {
+            if (k > 0) b.append(", ");
+            b.append("c").append(backboneLevels[k] + 2).append(" (").append(backboneChannels[k]).append(" ch) <- ")
+                    .append(teacherNames[k]).append(" (").append(teacherChannels[k]).append(" ch, stride ").append(strides[k]).append(')');
+        }
+        return b.toString();
+    }
+}

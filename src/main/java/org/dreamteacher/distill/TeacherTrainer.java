@@ -1,0 +1,173 @@
+package org.dreamteacher.distill;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AdamW;
+import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.dreamteacher.data.Augmentation;
+import org.dreamteacher.data.Batches;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.diffusion.DiffusionConfig;
+import org.dreamteacher.diffusion.GaussianDiffusion;
+import org.dreamteacher.diffusion.Noise;
+import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.Progress;
+import org.dreamteacher.train.RunCheckpoints;
+
+/**
+ * Trains the diffusion teacher (a DDPM with an ADM-style U-Net) on unlabelled images: epsilon-prediction loss
+ * at uniform timesteps, AdamW, cosine schedule with warm-up, gradient clipping, and an exponential moving
+ * average of the weights (the EMA model is the teacher that is saved, as in DDPM/ADM). Randomness is a
+ * function of (seed, step), so a resumed run ends with the same weights as an uninterrupted one.
+ */
+public final class TeacherTrainer {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public record Settings(int steps, int batchSize, double lr, double weightDecay, int warmupSteps, double clipNorm, double emaDecay,
+            long seed, int checkpointEvery, int logEvery, boolean flip) {
+        public Settings {
+            if (steps <= 0 || batchSize <= 0) throw new IllegalArgumentException("steps and batch size must be > 0");
+            if (!(emaDecay >= 0 && emaDecay < 1)) throw new IllegalArgumentException("EMA decay must be in [0, 1)");
+            if (checkpointEvery <= 0 || logEvery <= 0) throw new IllegalArgumentException("checkpoint and log intervals must be > 0");
+        }
+
+        public static Settings defaults() {
+            return new Settings(20_000, 64, 2e-4, 0.0, 200, 1.0, 0.999, 0, 500, 20, true);
+        }
+    }
+
+    public record Result(Path runDir, Path teacherFile, double firstLoss, double lastLoss, long steps, double seconds) {}
+
+    private final DiffusionConfig config;
+    private final ImageDataset data;
+    private final Settings s;
+
+    public TeacherTrainer(DiffusionConfig config, ImageDataset data, Settings settings) {
+        if (data.channels() != config.unet().inChannels())
+            throw new IllegalArgumentException("the data has " + data.channels() + " channels, the U-Net expects " + config.unet().inChannels());
+        if (data.height() != config.unet().imageSize() || data.width() != config.unet().imageSize())
+            throw new IllegalArgumentException("the data is " + data.height() + "x" + data.width() + ", the U-Net expects "
+                    + config.unet().imageSize() + "x" + config.unet().imageSize());
+        this.config = config;
+        this.data = data;
+        this.s = settings;
+    }
+
+    /** Trains (or continues, with {@code resume}); writes checkpoints, metrics.jsonl and teacher.dtt (the EMA model). */
+    public Result run(Path runDir, boolean resume) throws IOException {
+        return run(runDir, resume, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #run(Path, boolean)}, but stops after step {@code stopAfter} (for time-boxed jobs) with a
+     * checkpoint there, from which a later call with {@code resume} continues; the final files are written
+     * only when the last step is done (the result's {@code steps} then counts the steps of this call).
+     */
+    public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
+        Files.createDirectories(runDir);
+        RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
+        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
+        GaussianDiffusion model, ema;
+        long start = 0;
+        if (snapshot.isPresent()) {
+            model = snapshot.get().model("diffusion", GaussianDiffusion.class);
+            ema = snapshot.get().model("ema", GaussianDiffusion.class);
+            start = snapshot.get().step();
+        } else {
+            torch.manual_seed(s.seed());
+            model = config.build();
+            ema = config.build();
+            copy(model, ema, 0);
+        }
+        ema.eval();
+        AdamWOptions options = new AdamWOptions(s.lr());
+        options.weight_decay().put(s.weightDecay());
+        TensorVector params = model.parameters();
+        AdamW optimizer = new AdamW(params, options);
+        if (snapshot.isPresent()) snapshot.get().loadOptimizer("adamw", optimizer);
+        Batches batches = Batches.of(data).batchSize(s.batchSize()).seed(s.seed()).dropLast(true)
+                .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build();
+        CosineSchedule lr = new CosineSchedule(s.lr(), Math.min(s.warmupSteps(), s.steps()), s.steps(), 0.1);
+        model.train(true);
+        double first = Double.NaN, last = Double.NaN;
+        long t0 = System.nanoTime();
+        try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), start);
+                Progress bar = Progress.start("train-teacher", s.steps(), start, "step")) {
+            double window = 0;
+            int inWindow = 0;
+            for (long step = start; step < Math.min(s.steps(), stopAfter); step++) {
+                double loss;
+                try (PointerScope scope = new PointerScope()) {
+                    torch.manual_seed(s.seed() * 1_000_003L + step);
+                    int epoch = (int) (step / batches.stepsPerEpoch());
+                    Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
+                    Tensor l = model.trainingLoss(batch.images(), new Noise(s.seed() * 7_919L + step));
+                    optimizer.zero_grad();
+                    l.backward();
+                    if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
+                    lr.apply(optimizer, step);
+                    optimizer.step();
+                    copy(model, ema, s.emaDecay());
+                    loss = l.item_double();
+                }
+                if (!Double.isFinite(loss)) throw new IllegalStateException("the loss became " + loss + " at step " + step + ": lower the learning rate");
+                if (Double.isNaN(first)) first = loss;
+                last = loss;
+                window += loss;
+                inWindow++;
+                long done = step + 1;
+                if (done % s.logEvery() == 0 || done == s.steps()) {
+                    log.write(log.record(done).put("loss", window / inWindow).put("lr", lr.at(step)));
+                    window = 0;
+                    inWindow = 0;
+                }
+                bar.step(String.format("loss %.4f", loss));
+                if (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter)
+                    checkpoints.save(done, Map.of("diffusion", model, "ema", ema), Map.of("adamw", optimizer), state(done));
+            }
+        }
+        long end = Math.min(s.steps(), stopAfter);
+        Path teacherFile = null;
+        if (end == s.steps()) {
+            teacherFile = runDir.resolve("teacher.dtt");
+            Checkpoints.save(teacherFile, ema);
+        }
+        Result r = new Result(runDir, teacherFile, first, last, Math.max(0, end - start), (System.nanoTime() - t0) / 1e9);
+        optimizer.close();
+        model.close();
+        ema.close();
+        return r;
+    }
+
+    /** ema = decay·ema + (1 − decay)·model, parameters and buffers alike (decay 0 copies). */
+    private static void copy(GaussianDiffusion model, GaussianDiffusion ema, double decay) {
+        try (PointerScope scope = new PointerScope(); org.bytedeco.pytorch.NoGradGuard ng = new org.bytedeco.pytorch.NoGradGuard()) {
+            TensorVector src = model.parameters(), dst = ema.parameters();
+            for (long i = 0; i < src.size(); i++) {
+                Tensor d = dst.get(i);
+                if (decay == 0) d.copy_(src.get(i));
+                else d.mul_(new org.bytedeco.pytorch.Scalar(decay)).add_(src.get(i), new org.bytedeco.pytorch.Scalar(1 - decay));
+            }
+        }
+    }
+
+    private JsonNode state(long step) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("step", step);
+        n.set("settings", JSON.valueToTree(s));
+        n.set("config", JSON.valueToTree(config));
+        return n;
+    }
+}

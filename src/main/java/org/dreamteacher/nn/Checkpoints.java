@@ -1,0 +1,129 @@
+package org.dreamteacher.nn;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.torch.TensorFile;
+import org.dreamteacher.torch.TensorFileException;
+
+/**
+ * One file per model: its weights and buffers (BatchNorm statistics included), its config as JSON, a format
+ * version and optional extra tensors and JSON (training state). Written atomically; loading rebuilds the
+ * model from the file alone and fails with a message naming the file on a wrong, truncated or corrupt file.
+ */
+public final class Checkpoints {
+    /** Version of the checkpoint layout inside a {@link TensorFile}. */
+    public static final int CHECKPOINT_VERSION = 1;
+    private static final String WEIGHT_PREFIX = "model/";
+    private static final String EXTRA_PREFIX = "extra/";
+
+    /** A loaded checkpoint: the rebuilt model plus the extra state saved with it. */
+    public record Loaded(ConfiguredModule model, JsonNode extra, Map<String, Tensor> extraTensors) {}
+
+    private Checkpoints() {}
+
+    public static void save(Path file, ConfiguredModule model) throws IOException {
+        save(file, model, null, Map.of());
+    }
+
+    /** Saves the model with extra JSON and extra tensors (for example optimiser state), atomically. */
+    public static void save(Path file, ConfiguredModule model, JsonNode extra, Map<String, Tensor> extraTensors)
+            throws IOException {
+        try (PointerScope scope = new PointerScope()) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Map.Entry<String, Tensor> e : state(model).entrySet()) tensors.put(WEIGHT_PREFIX + e.getKey(), e.getValue());
+            for (Map.Entry<String, Tensor> e : extraTensors.entrySet()) tensors.put(EXTRA_PREFIX + e.getKey(), e.getValue());
+            ObjectNode meta = JsonNodeFactory.instance.objectNode();
+            meta.put("content", "dreamteacher-checkpoint");
+            meta.put("checkpointVersion", CHECKPOINT_VERSION);
+            meta.put("kind", model.config().kind());
+            meta.set("config", ModelConfigs.toJson(model.config()));
+            meta.set("extra", extra == null ? JsonNodeFactory.instance.objectNode() : extra);
+            TensorFile.write(file, meta, tensors);
+        }
+    }
+
+    /** Loads a model of any kind. */
+    public static ConfiguredModule load(Path file) throws IOException {
+        return loadWithState(file).model();
+    }
+
+    /** Loads a model that must be of the given class. */
+    public static <T extends ConfiguredModule> T load(Path file, Class<T> type) throws IOException {
+        ConfiguredModule m = load(file);
+        if (!type.isInstance(m)) {
+            String kind = m.config().kind();
+            m.close();
+            throw new TensorFileException(file, "holds a '" + kind + "' model, not a " + type.getSimpleName());
+        }
+        return type.cast(m);
+    }
+
+    /** Loads the model and the extra state saved with it. */
+    public static Loaded loadWithState(Path file) throws IOException {
+        TensorFile.Contents contents = TensorFile.read(file);
+        JsonNode meta = contents.meta();
+        if (!"dreamteacher-checkpoint".equals(meta.path("content").asText()))
+            throw new TensorFileException(file, "is a tensor file but not a model checkpoint");
+        int version = meta.path("checkpointVersion").asInt(-1);
+        if (version != CHECKPOINT_VERSION)
+            throw new TensorFileException(file, "checkpoint version " + version + " (this library reads " + CHECKPOINT_VERSION + ")");
+        ModelConfig config;
+        try {
+            config = ModelConfigs.fromJson(meta.path("kind").asText(""), meta.path("config"));
+        } catch (IllegalArgumentException e) {
+            throw new TensorFileException(file, e.getMessage());
+        }
+        ConfiguredModule model = config.build();
+        try {
+            Map<String, Tensor> extras = new LinkedHashMap<>();
+            Set<String> seen = new HashSet<>();
+            Map<String, Tensor> state = state(model);
+            try (NoGradGuard ng = new NoGradGuard()) {
+                for (Map.Entry<String, Tensor> e : contents.tensors().entrySet()) {
+                    String name = e.getKey();
+                    if (name.startsWith(EXTRA_PREFIX)) {
+                        extras.put(name.substring(EXTRA_PREFIX.length()), e.getValue());
+                        continue;
+                    }
+                    String key = name.startsWith(WEIGHT_PREFIX) ? name.substring(WEIGHT_PREFIX.length()) : name;
+                    Tensor target = state.get(key);
+                    if (target == null) throw new TensorFileException(file, "tensor '" + key + "' does not belong to a " + config.kind() + " built from its config");
+                    Tensor source = e.getValue();
+                    if (!java.util.Arrays.equals(target.sizes().vec().get(), source.sizes().vec().get()))
+                        throw new TensorFileException(file, "tensor '" + key + "' has the wrong shape for its config");
+                    if (target.scalar_type().intern() != source.scalar_type().intern())
+                        throw new TensorFileException(file, "tensor '" + key + "' has the wrong dtype");
+                    target.copy_(source);
+                    seen.add(key);
+                }
+            }
+            for (String key : state.keySet())
+                if (!seen.contains(key)) throw new TensorFileException(file, "tensor '" + key + "' is missing");
+            return new Loaded(model, meta.path("extra"), extras);
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** Parameters and buffers by their dotted names. */
+    static Map<String, Tensor> state(ConfiguredModule model) {
+        Map<String, Tensor> state = new LinkedHashMap<>();
+        StringTensorDict params = model.named_parameters(true);
+        for (long i = 0; i < params.size(); i++) state.put(params.get(i).key().getString(), params.get(i).value());
+        StringTensorDict buffers = model.named_buffers(true);
+        for (long i = 0; i < buffers.size(); i++) state.put(buffers.get(i).key().getString(), buffers.get(i).value());
+        return state;
+    }
+}

@@ -1,0 +1,69 @@
+package org.dreamteacher.nn;
+
+import static org.dreamteacher.nn.NnSupport.require;
+
+import java.util.HashSet;
+import java.util.List;
+import org.dreamteacher.torch.TorchRuntime;
+
+/**
+ * The feature regressor that maps backbone features onto the teacher's (FPN top-down path + PPM on the
+ * coarsest level + a 1x1 projection per level).
+ *
+ * @param backboneChannels channels of the backbone levels it reads, finest first (e.g. C2..C5)
+ * @param teacherChannels channels of the teacher feature paired with each level, same count and order
+ * @param channels width of the FPN (paper: 256)
+ * @param ppmBins output sizes of the pyramid pooling module's adaptive average pools (paper: 1, 2, 3, 6)
+ */
+public record FeatureRegressorConfig(List<Long> backboneChannels, List<Long> teacherChannels, int channels,
+        List<Integer> ppmBins) implements ModelConfig {
+    public static final String KIND = "regressor";
+    public static final List<Integer> DEFAULT_BINS = List.of(1, 2, 3, 6);
+
+    public FeatureRegressorConfig {
+        require(backboneChannels != null && !backboneChannels.isEmpty() && backboneChannels.size() <= 8,
+                "regressor backboneChannels must list 1..8 levels, got " + backboneChannels);
+        require(teacherChannels != null && teacherChannels.size() == backboneChannels.size(),
+                "regressor teacherChannels must list one value per backbone level (" + backboneChannels.size()
+                        + "), got " + teacherChannels);
+        for (Long c : backboneChannels) require(c != null && c > 0, "regressor backboneChannels must be > 0, got " + backboneChannels);
+        for (Long c : teacherChannels) require(c != null && c > 0, "regressor teacherChannels must be > 0, got " + teacherChannels);
+        require(channels > 0 && channels <= 65536, "regressor channels must be in 1..65536, got " + channels);
+        require(ppmBins != null && !ppmBins.isEmpty(), "regressor ppmBins must not be empty");
+        for (Integer b : ppmBins) require(b != null && b > 0 && b <= 64, "regressor ppmBins must be in 1..64, got " + ppmBins);
+        require(new HashSet<>(ppmBins).size() == ppmBins.size(), "regressor ppmBins must be distinct, got " + ppmBins);
+        backboneChannels = List.copyOf(backboneChannels);
+        teacherChannels = List.copyOf(teacherChannels);
+        ppmBins = List.copyOf(ppmBins);
+    }
+
+    /** The paper's regressor: 256 channels, PPM bins 1, 2, 3, 6. */
+    public static FeatureRegressorConfig of(long[] backboneChannels, long[] teacherChannels) {
+        return of(backboneChannels, teacherChannels, 256);
+    }
+
+    public static FeatureRegressorConfig of(long[] backboneChannels, long[] teacherChannels, int channels) {
+        return new FeatureRegressorConfig(boxed(backboneChannels), boxed(teacherChannels), channels, DEFAULT_BINS);
+    }
+
+    static List<Long> boxed(long[] xs) {
+        require(xs != null, "channel list is null");
+        return java.util.Arrays.stream(xs).boxed().toList();
+    }
+
+    /** Number of levels. */
+    public int levels() {
+        return backboneChannels.size();
+    }
+
+    @Override
+    public String kind() {
+        return KIND;
+    }
+
+    @Override
+    public FeatureRegressor build() {
+        TorchRuntime.init();
+        return new FeatureRegressor(this);
+    }
+}

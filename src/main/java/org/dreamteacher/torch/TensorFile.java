@@ -1,0 +1,259 @@
+package org.dreamteacher.torch;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.zip.CRC32C;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * A file of named tensors with a JSON header, written atomically and checked on reading. Checkpoints and
+ * feature chunks use it.
+ *
+ * <pre>
+ * "DTTENSOR"            8 bytes magic
+ * int32  format version (little endian), currently 1
+ * int32  0 (reserved)
+ * int64  header length H
+ * H bytes UTF-8 JSON: {"meta": {...}, "tensors": [{"name", "dtype", "shape", "offset", "bytes"}, ...]}
+ * payload              tensor bytes, little endian, offsets relative to the payload's start
+ * int32  CRC32C of every byte before it
+ * </pre>
+ *
+ * Writing goes to a temporary file in the same folder, is forced to disk, then renamed over the target, so a
+ * reader never sees a partial file under the final name. Reading validates the magic, the version, every
+ * length and offset against the real file size (before allocating anything) and the checksum, and names the
+ * file in every error.
+ */
+public final class TensorFile {
+    public static final int FORMAT_VERSION = 1;
+    private static final byte[] MAGIC = "DTTENSOR".getBytes(StandardCharsets.US_ASCII);
+    private static final int PREAMBLE = 8 + 4 + 4 + 8;
+    private static final int TRAILER = 4;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The JSON metadata and the named tensors of a file, in file order. */
+    public record Contents(JsonNode meta, Map<String, Tensor> tensors) {}
+
+    private TensorFile() {}
+
+    /**
+     * Writes {@code tensors} (CPU, any of the supported dtypes; made contiguous here) and {@code meta}
+     * atomically to {@code file}.
+     */
+    public static void write(Path file, JsonNode meta, Map<String, Tensor> tensors) throws IOException {
+        TorchRuntime.init();
+        List<Tensor> contiguous = new ArrayList<>();
+        ObjectNode header = JsonNodeFactory.instance.objectNode();
+        header.set("meta", meta == null ? JsonNodeFactory.instance.objectNode() : meta);
+        ArrayNode list = header.putArray("tensors");
+        long offset = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            Tensor t = e.getValue();
+            if (t == null || t.isNull() || !t.defined()) throw new IllegalArgumentException("tensor '" + e.getKey() + "' is undefined");
+            if (!t.is_cpu()) throw new IllegalArgumentException("tensor '" + e.getKey() + "' is not on the CPU");
+            Tensor c = t.contiguous();
+            contiguous.add(c);
+            ObjectNode entry = list.addObject();
+            entry.put("name", e.getKey());
+            entry.put("dtype", DType.of(c).name);
+            ArrayNode shape = entry.putArray("shape");
+            for (long s : c.sizes().vec().get()) shape.add(s);
+            entry.put("offset", offset);
+            entry.put("bytes", c.nbytes());
+            offset += c.nbytes();
+        }
+        byte[] headerBytes = JSON.writeValueAsBytes(header);
+
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+        try {
+            CRC32C crc = new CRC32C();
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                ByteBuffer pre = ByteBuffer.allocate(PREAMBLE).order(ByteOrder.LITTLE_ENDIAN);
+                pre.put(MAGIC).putInt(FORMAT_VERSION).putInt(0).putLong(headerBytes.length).flip();
+                writeFully(ch, pre, crc);
+                writeFully(ch, ByteBuffer.wrap(headerBytes), crc);
+                for (Tensor c : contiguous) {
+                    if (c.nbytes() == 0) continue;
+                    BytePointer data = new BytePointer(c.data_ptr());
+                    data.capacity(c.nbytes());
+                    writeFully(ch, data.asBuffer().order(ByteOrder.LITTLE_ENDIAN), crc);
+                }
+                ByteBuffer trailer = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
+                trailer.putInt((int) crc.getValue()).flip();
+                while (trailer.hasRemaining()) ch.write(trailer);
+                ch.force(true);
+            }
+            try {
+                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
+            }
+            syncDirectory(dir);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+    }
+
+    /** Reads and validates a whole file; the tensors are new CPU tensors owned by the caller. */
+    public static Contents read(Path file) throws IOException {
+        TorchRuntime.init();
+        if (!Files.isRegularFile(file)) throw new TensorFileException(file, "no such file");
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < PREAMBLE + TRAILER) throw new TensorFileException(file, "truncated: " + size + " bytes");
+            ByteBuffer pre = ByteBuffer.allocate(PREAMBLE).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, pre, 0, file);
+            byte[] magic = new byte[8];
+            pre.get(magic);
+            if (!java.util.Arrays.equals(magic, MAGIC)) throw new TensorFileException(file, "not a DreamTeacher tensor file (bad magic)");
+            int version = pre.getInt();
+            if (version != FORMAT_VERSION)
+                throw new TensorFileException(file, "format version " + version + " (this library reads " + FORMAT_VERSION + ")");
+            pre.getInt();
+            long headerLength = pre.getLong();
+            if (headerLength <= 0 || headerLength > size - PREAMBLE - TRAILER)
+                throw new TensorFileException(file, "header length " + headerLength + " does not fit a " + size + "-byte file");
+            long payloadStart = PREAMBLE + headerLength;
+            long payloadLength = size - TRAILER - payloadStart;
+
+            // Checksum first, streaming, so that nothing is allocated from unverified lengths.
+            CRC32C crc = new CRC32C();
+            ByteBuffer chunk = ByteBuffer.allocateDirect(1 << 20);
+            long pos = 0;
+            while (pos < size - TRAILER) {
+                chunk.clear().limit((int) Math.min(chunk.capacity(), size - TRAILER - pos));
+                readFully(ch, chunk, pos, file);
+                pos += chunk.remaining();
+                crc.update(chunk);
+            }
+            ByteBuffer trailer = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, trailer, size - TRAILER, file);
+            if (trailer.getInt() != (int) crc.getValue())
+                throw new TensorFileException(file, "checksum mismatch: the file is corrupt or was truncated");
+
+            ByteBuffer headerBuf = ByteBuffer.allocate((int) headerLength);
+            readFully(ch, headerBuf, PREAMBLE, file);
+            JsonNode header;
+            try {
+                header = JSON.readTree(headerBuf.array());
+            } catch (IOException e) {
+                throw new TensorFileException(file, "unreadable header: " + e.getMessage());
+            }
+            if (header == null || !header.path("tensors").isArray())
+                throw new TensorFileException(file, "header has no tensor list");
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (JsonNode entry : header.get("tensors")) {
+                String name = entry.path("name").asText(null);
+                if (name == null || tensors.containsKey(name)) throw new TensorFileException(file, "missing or repeated tensor name");
+                DType dtype = DType.byName(entry.path("dtype").asText(""));
+                if (dtype == null) throw new TensorFileException(file, "tensor '" + name + "': unknown dtype " + entry.path("dtype"));
+                JsonNode shapeNode = entry.path("shape");
+                if (!shapeNode.isArray()) throw new TensorFileException(file, "tensor '" + name + "': no shape");
+                long[] shape = new long[shapeNode.size()];
+                long count = 1;
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = shapeNode.get(i).asLong(-1);
+                    if (shape[i] < 0) throw new TensorFileException(file, "tensor '" + name + "': negative size");
+                    try {
+                        count = Math.multiplyExact(count, shape[i]);
+                    } catch (ArithmeticException e) {
+                        throw new TensorFileException(file, "tensor '" + name + "': size overflow");
+                    }
+                }
+                long offset = entry.path("offset").asLong(-1), bytes = entry.path("bytes").asLong(-1);
+                if (count > Long.MAX_VALUE / dtype.size || bytes != count * dtype.size)
+                    throw new TensorFileException(file, "tensor '" + name + "': " + bytes + " bytes do not match its shape");
+                if (offset < 0 || offset > payloadLength || bytes > payloadLength - offset)
+                    throw new TensorFileException(file, "tensor '" + name + "' lies outside the file");
+                Tensor t = torch.empty(shape, new TensorOptions(dtype.type), new MemoryFormatOptional());
+                if (bytes > 0) {
+                    BytePointer data = new BytePointer(t.data_ptr());
+                    data.capacity(bytes);
+                    readFully(ch, data.asBuffer(), payloadStart + offset, file);
+                }
+                tensors.put(name, t);
+            }
+            JsonNode meta = header.path("meta");
+            return new Contents(meta.isMissingNode() ? JsonNodeFactory.instance.objectNode() : meta,
+                    Collections.unmodifiableMap(tensors));
+        }
+    }
+
+    private static void writeFully(FileChannel ch, ByteBuffer buf, CRC32C crc) throws IOException {
+        crc.update(buf.duplicate());
+        while (buf.hasRemaining()) ch.write(buf);
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long position, Path file) throws IOException {
+        int start = buf.position();
+        long pos = position;
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, pos);
+            if (n < 0) throw new TensorFileException(file, "truncated at byte " + pos);
+            pos += n;
+        }
+        buf.position(start);
+    }
+
+    private static void syncDirectory(Path dir) {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // Some file systems cannot fsync a directory; the rename itself is still atomic there.
+        }
+    }
+
+    /** Element types a tensor file can hold. */
+    enum DType {
+        F32("float32", ScalarType.Float, 4), F64("float64", ScalarType.Double, 8), F16("float16", ScalarType.Half, 2),
+        BF16("bfloat16", ScalarType.BFloat16, 2), I64("int64", ScalarType.Long, 8), I32("int32", ScalarType.Int, 4),
+        U8("uint8", ScalarType.Byte, 1), BOOL("bool", ScalarType.Bool, 1);
+
+        final String name;
+        final ScalarType type;
+        final int size;
+
+        DType(String name, ScalarType type, int size) {
+            this.name = name;
+            this.type = type;
+            this.size = size;
+        }
+
+        static DType of(Tensor t) {
+            ScalarType s = t.scalar_type().intern();
+            for (DType d : values()) if (d.type == s) return d;
+            throw new IllegalArgumentException("unsupported tensor dtype " + s);
+        }
+
+        static DType byName(String name) {
+            for (DType d : values()) if (d.name.equals(name)) return d;
+            return null;
+        }
+    }
+}

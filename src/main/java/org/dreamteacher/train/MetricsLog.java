@@ -1,0 +1,78 @@
+package org.dreamteacher.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Training metrics as JSON lines ({@code {"step": 12, "loss": 0.5, ...}}), one object per logged step. On
+ * resume, lines past the resumed step are dropped first, so the log of a resumed run reads like the log of
+ * an uninterrupted one.
+ */
+public final class MetricsLog implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final Path file;
+    private final BufferedWriter out;
+
+    private MetricsLog(Path file, BufferedWriter out) {
+        this.file = file;
+        this.out = out;
+    }
+
+    /**
+     * Opens the log for a run that has completed {@code resumeStep} steps: records are keyed by completed
+     * steps, so those with step <= resumeStep are kept (0 = start afresh).
+     */
+    public static MetricsLog open(Path file, long resumeStep) throws IOException {
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        List<String> keep = new ArrayList<>();
+        if (resumeStep > 0 && Files.exists(file)) {
+            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+                try {
+                    JsonNode n = JSON.readTree(line);
+                    if (n != null && n.path("step").asLong(Long.MAX_VALUE) <= resumeStep) keep.add(line);
+                } catch (IOException torn) {
+                    // A line cut by a crash: drop it.
+                }
+            }
+        }
+        Files.write(file, keep, StandardCharsets.UTF_8);
+        return new MetricsLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
+    }
+
+    public ObjectNode record(long step) {
+        return JSON.createObjectNode().put("step", step);
+    }
+
+    public void write(ObjectNode record) throws IOException {
+        out.write(JSON.writeValueAsString(record));
+        out.newLine();
+        out.flush();
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** Reads every record of a log. */
+    public static List<JsonNode> read(Path file) throws IOException {
+        List<JsonNode> list = new ArrayList<>();
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            if (!line.isBlank()) list.add(JSON.readTree(line));
+        }
+        return list;
+    }
+
+    @Override
+    public void close() throws IOException {
+        out.close();
+    }
+}

@@ -1,0 +1,178 @@
+package org.dreamteacher.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.bytedeco.pytorch.InputArchive;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.OutputArchive;
+import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.nn.ConfiguredModule;
+import org.dreamteacher.torch.TensorFileException;
+
+/**
+ * Training checkpoints of a run folder: {@code checkpoints/step-00000100/} holds one checkpoint file per model,
+ * one archive per optimiser and {@code state.json} (step, seeds, anything needed to continue exactly).
+ * A checkpoint is written into a temporary folder, every file forced to disk, then the folder is renamed:
+ * a crash or a full disk at any point leaves either the complete new checkpoint or none, and the previous ones
+ * untouched. The newest complete folder is the one to resume from; the oldest are pruned to {@code keep}.
+ */
+public final class RunCheckpoints {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String PREFIX = "step-";
+    private final Path dir;
+    private final int keep;
+
+    /** A complete checkpoint on disk. */
+    public record Snapshot(long step, Path dir, JsonNode state) {
+        public ConfiguredModule model(String name) throws IOException {
+            return Checkpoints.load(dir.resolve(name + ".dtt"));
+        }
+
+        public <T extends ConfiguredModule> T model(String name, Class<T> type) throws IOException {
+            return Checkpoints.load(dir.resolve(name + ".dtt"), type);
+        }
+
+        /** Loads weights saved under {@code name} into an existing model of the same config. */
+        public Path modelFile(String name) {
+            return dir.resolve(name + ".dtt");
+        }
+
+        public void loadOptimizer(String name, Optimizer optimizer) throws IOException {
+            Path f = dir.resolve(name + ".optim");
+            if (!Files.isRegularFile(f)) throw new TensorFileException(f, "missing optimiser state");
+            try {
+                InputArchive in = new InputArchive();
+                in.load_from(f.toString());
+                optimizer.load(in);
+            } catch (RuntimeException e) {
+                throw new TensorFileException(f, "unreadable optimiser state: " + e.getMessage().lines().findFirst().orElse(""));
+            }
+        }
+    }
+
+    public RunCheckpoints(Path runDir, int keep) {
+        if (keep < 1) throw new IllegalArgumentException("keep must be >= 1");
+        this.dir = runDir.resolve("checkpoints");
+        this.keep = keep;
+    }
+
+    public Path folder() {
+        return dir;
+    }
+
+    /** Writes a checkpoint for {@code step}; returns its folder. */
+    public Path save(long step, Map<String, ConfiguredModule> models, Map<String, Optimizer> optimizers, JsonNode state)
+            throws IOException {
+        Files.createDirectories(dir);
+        String name = String.format("%s%08d", PREFIX, step);
+        Path target = dir.resolve(name);
+        Path tmp = Files.createTempDirectory(dir, "." + name + ".");
+        try {
+            for (Map.Entry<String, ConfiguredModule> e : models.entrySet())
+                Checkpoints.save(tmp.resolve(e.getKey() + ".dtt"), e.getValue());
+            for (Map.Entry<String, Optimizer> e : optimizers.entrySet()) {
+                Path f = tmp.resolve(e.getKey() + ".optim");
+                OutputArchive out = new OutputArchive();
+                e.getValue().save(out);
+                try {
+                    out.save_to(f.toString());
+                } catch (RuntimeException ex) {
+                    throw new IOException(f + ": cannot write optimiser state: " + ex.getMessage().lines().findFirst().orElse(""), ex);
+                }
+                force(f);
+            }
+            Path stateFile = tmp.resolve("state.json");
+            Files.writeString(stateFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state), StandardCharsets.UTF_8);
+            force(stateFile);
+            force(tmp);
+            if (Files.exists(target)) deleteTree(target); // a re-save of the same step after a resume
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, target);
+            }
+            force(dir);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(tmp);
+            throw e;
+        }
+        prune();
+        return target;
+    }
+
+    /**
+     * Where a run starts: the newest checkpoint when resuming (empty if there is none yet), nothing for a fresh
+     * run, which is refused if the folder already holds checkpoints (so a run is never silently overwritten).
+     */
+    public Optional<Snapshot> start(boolean resume) throws IOException {
+        Optional<Snapshot> latest = latest();
+        if (!resume && latest.isPresent())
+            throw new IllegalArgumentException(dir.getParent() + " already holds checkpoints of a run: pass --resume to continue it"
+                    + " or choose another folder");
+        return resume ? latest : Optional.empty();
+    }
+
+    /** The newest complete checkpoint, if any. Temporary folders of interrupted saves are ignored (and removed). */
+    public Optional<Snapshot> latest() throws IOException {
+        if (!Files.isDirectory(dir)) return Optional.empty();
+        List<Path> done = complete();
+        if (done.isEmpty()) return Optional.empty();
+        Path last = done.get(done.size() - 1);
+        Path stateFile = last.resolve("state.json");
+        JsonNode state;
+        try {
+            state = JSON.readTree(Files.readString(stateFile, StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new TensorFileException(stateFile, "unreadable training state: " + e.getMessage());
+        }
+        long step = Long.parseLong(last.getFileName().toString().substring(PREFIX.length()));
+        return Optional.of(new Snapshot(step, last, state));
+    }
+
+    private List<Path> complete() throws IOException {
+        List<Path> done = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (n.startsWith("." + PREFIX)) deleteTree(p); // left by a crash during a save
+                else if (n.matches(PREFIX + "\\d{8}") && Files.isRegularFile(p.resolve("state.json"))) done.add(p);
+            }
+        }
+        done.sort(Comparator.comparing(p -> p.getFileName().toString()));
+        return done;
+    }
+
+    private void prune() throws IOException {
+        List<Path> done = complete();
+        for (int i = 0; i < done.size() - keep; i++) deleteTree(done.get(i));
+    }
+
+    private static void force(Path p) {
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            ch.force(true);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // Directories cannot be forced on some file systems; the rename is still atomic.
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) return;
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+}

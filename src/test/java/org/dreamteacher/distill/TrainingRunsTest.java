@@ -1,0 +1,127 @@
+package org.dreamteacher.distill;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.data.FashionMnist;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.diffusion.DiffusionConfig;
+import org.dreamteacher.diffusion.GaussianDiffusion;
+import org.dreamteacher.diffusion.UNetConfig;
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.Backends;
+import org.dreamteacher.kernels.WhitenMode;
+import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.nn.ResNetConfig;
+import org.dreamteacher.torch.TensorFile;
+import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.Progress;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Teacher training and distillation on tiny models: the losses fall, and an interrupted run resumes exactly. */
+class TrainingRunsTest {
+    @TempDir
+    static Path dir;
+
+    static ImageDataset images;
+    static GaussianDiffusion teacher;
+
+    /** 28x28 grey, two levels (28, 14), taps at strides 2 and 1. */
+    static DiffusionConfig tinyTeacher() {
+        UNetConfig u = new UNetConfig(1, 1, 28, 8, List.of(1, 2), 1, List.of(), 2, 0, false, 0.0, 0, 4, List.of(0, 2));
+        return new DiffusionConfig(u, 200, "linear");
+    }
+
+    @BeforeAll
+    static void data() throws IOException {
+        Progress.setEnabled(false);
+        ImageDataset train = FashionMnist.embeddedSubset().train();
+        int[] first = new int[96];
+        for (int i = 0; i < first.length; i++) first[i] = i;
+        images = train.subset(first);
+        TeacherTrainer.Settings s = new TeacherTrainer.Settings(4, 16, 1e-3, 0, 1, 1, 0.9, 3, 100, 1, true);
+        Path file = new TeacherTrainer(tinyTeacher(), images, s).run(dir.resolve("t0"), false).teacherFile();
+        teacher = Checkpoints.load(file, GaussianDiffusion.class);
+    }
+
+    private static void assertSameTensors(Path a, Path b) throws IOException {
+        Map<String, Tensor> x = TensorFile.read(a).tensors(), y = TensorFile.read(b).tensors();
+        assertEquals(x.keySet(), y.keySet());
+        for (String k : x.keySet()) assertTrue(x.get(k).equal(y.get(k)), k + " differs");
+    }
+
+    private static Distiller distiller(int steps) {
+        Distiller.Settings s = new Distiller.Settings(steps, 16, 2e-3, 0.01, 2, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
+                AttentionDistance.NORM, 5, 3, 1, true, 16);
+        return new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 10), images,
+                Backends.get("cpu"), s);
+    }
+
+    @Test
+    void distillationLossFalls() throws IOException {
+        Distiller.Result r = distiller(40).run(dir.resolve("falls"), false);
+        List<com.fasterxml.jackson.databind.JsonNode> log = MetricsLog.read(dir.resolve("falls/metrics.jsonl"));
+        assertEquals(40, log.size());
+        double early = 0, late = 0;
+        for (int i = 0; i < 5; i++) {
+            early += log.get(i).get("loss").asDouble() / 5;
+            late += log.get(log.size() - 1 - i).get("loss").asDouble() / 5;
+        }
+        assertTrue(late < 0.8 * early, "loss " + early + " -> " + late);
+        assertEquals("c2 (4 ch) <- out2 (8 ch, stride 1), c3 (8 ch) <- out0 (16 ch, stride 2)", r.pairing().toString());
+        assertTrue(Files.isRegularFile(r.backboneFile()));
+    }
+
+    @Test
+    void resumedDistillationEndsWithTheSameWeights() throws IOException {
+        distiller(7).run(dir.resolve("whole"), false);
+        Distiller.Result part = distiller(7).run(dir.resolve("parts"), false, 4);
+        assertNull(part.backboneFile());
+        assertEquals(4, part.steps());
+        assertThrows(IllegalArgumentException.class, () -> distiller(7).run(dir.resolve("parts"), false),
+                "a folder with checkpoints needs --resume");
+        Distiller.Result rest = distiller(7).run(dir.resolve("parts"), true);
+        assertEquals(3, rest.steps());
+        assertSameTensors(dir.resolve("whole/backbone.dtt"), dir.resolve("parts/backbone.dtt"));
+        assertSameTensors(dir.resolve("whole/regressor.dtt"), dir.resolve("parts/regressor.dtt"));
+        assertEquals(Files.readAllLines(dir.resolve("whole/metrics.jsonl")), Files.readAllLines(dir.resolve("parts/metrics.jsonl")));
+    }
+
+    @Test
+    void distillationFromAStoredFeatureDataset() throws IOException {
+        Path store = dir.resolve("store");
+        FeatureStore.encode(teacher.unet(), teacher.schedule(), images, 20, 5, store, 32, FeatureStore.Precision.FLOAT16, false);
+        Distiller.Settings noFlip = new Distiller.Settings(3, 16, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
+                AttentionDistance.NORM, 5, 3, 1, false, 16);
+        Distiller.Settings flip = new Distiller.Settings(3, 16, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
+                AttentionDistance.NORM, 5, 3, 1, true, 16);
+        try (FeatureStore features = FeatureStore.open(store)) {
+            Distiller.Result r = new Distiller(new StoredFeatures(features, images), "store", ResNetConfig.small(18, 4, 1, 10), images,
+                    Backends.get("cpu"), noFlip).run(dir.resolve("stored"), false);
+            assertTrue(Double.isFinite(r.lastLoss()) && Files.isRegularFile(r.backboneFile()));
+            assertEquals("c2 (4 ch) <- out2 (8 ch, stride 1), c3 (8 ch) <- out0 (16 ch, stride 2)", r.pairing().toString());
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> new Distiller(new StoredFeatures(features, images),
+                    "store", ResNetConfig.small(18, 4, 1, 10), images, Backends.get("cpu"), flip).run(dir.resolve("stored-flip"), false));
+            assertTrue(e.getMessage().contains("Augmentation.NONE"), e.getMessage());
+        }
+    }
+
+    @Test
+    void resumedTeacherTrainingEndsWithTheSameWeights() throws IOException {
+        TeacherTrainer.Settings s = new TeacherTrainer.Settings(5, 16, 1e-3, 0, 1, 1, 0.9, 9, 2, 1, true);
+        new TeacherTrainer(tinyTeacher(), images, s).run(dir.resolve("tw"), false);
+        new TeacherTrainer(tinyTeacher(), images, s).run(dir.resolve("tp"), false, 3);
+        new TeacherTrainer(tinyTeacher(), images, s).run(dir.resolve("tp"), true);
+        assertSameTensors(dir.resolve("tw/teacher.dtt"), dir.resolve("tp/teacher.dtt"));
+    }
+}
