@@ -5,6 +5,9 @@ import java.util.List;
 import java.util.Locale;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.distill.Distiller;
+import org.dreamteacher.distill.FeatureManifest;
+import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.distill.StoredFeatures;
 import org.dreamteacher.distill.TapPairing;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.LossKernels;
@@ -24,6 +27,7 @@ import picocli.CommandLine.Option;
         description = {"Pretrain a backbone without labels by distilling a diffusion teacher's features.",
             "The backbone and an FPN + PPM regressor learn the teacher's multi-scale features of images noised to --timestep",
             "(whitened MSE + attention transfer, through the fused loss kernels).",
+            "With --features DIR the targets come from a feature dataset written by encode.",
             "Writes backbone.dtt, regressor.dtt, checkpoints/, metrics.jsonl, loss-curve.png and pca-features.png into --out."})
 final class DistillCommand extends CliCommand {
     @Option(names = "--teacher", paramLabel = "FILE", description = "Teacher checkpoint (teacher.dtt of train-teacher; default: the shipped teacher).")
@@ -40,6 +44,10 @@ final class DistillCommand extends CliCommand {
 
     @Option(names = "--timesteps", paramLabel = "T", defaultValue = "1000", description = "With --torchscript: its diffusion steps (default: ${DEFAULT-VALUE}).")
     int timesteps;
+
+    @Option(names = "--features", paramLabel = "DIR",
+            description = "Train from a stored feature dataset (written by encode) instead of running the teacher at every step; no flips.")
+    Path features;
 
     @Option(names = "--backbone", paramLabel = "NAME", defaultValue = "resnet18", description = "resnet18, resnet34, resnet50 or convnext (default: ${DEFAULT-VALUE}).")
     String backbone;
@@ -101,40 +109,24 @@ final class DistillCommand extends CliCommand {
             requirePositive(inChannels, "--in-channels");
             requirePositive(timesteps, "--timesteps");
         }
+        if (features != null) {
+            if (teacher != null || torchscript != null) throw usage("give either --features or a teacher (--teacher, --torchscript), not both");
+            requireDirectory(features, "--features");
+        }
         TorchRuntime.init();
         LossKernels kernels = kernels();
+        if (features != null) return distillStored(kernels, mode);
         ImageDataset images = data.trainImages();
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
-        ModelConfig backboneConfig;
-        try {
-            backboneConfig = BackboneChoice.config(backbone, width, images.channels(), images.height(), 0);
-        } catch (IllegalArgumentException e) {
-            throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
-        }
-        Distiller.Settings d = Distiller.Settings.defaults();
-        Distiller.Settings settings = new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
-                timestep, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), true,
-                regressorChannels);
+        ModelConfig backboneConfig = backboneConfig(images);
+        Distiller.Settings settings = settings(timestep, mode, true);
         try (TeacherChoice t = torchscript != null ? TeacherChoice.torchScript(torchscript, inChannels, schedule, timesteps)
                 : TeacherChoice.diffusion(teacher)) {
             Distiller distiller = new Distiller(t.teacher(), t.schedule(), t.source(), backboneConfig, images, kernels, settings);
-            TapPairing pairing;
-            try (ConfiguredModule probe = backboneConfig.build()) {
-                pairing = distiller.pairing((Backbone) probe);
-            }
             out().printf(Locale.ROOT, "distill: teacher %s (%s schedule, T = %d, t = %d) -> %s; %s, %d images%n", t.source(),
                     t.schedule().name(), t.schedule().timesteps(), timestep, BackboneChoice.describe(backboneConfig), data.describe(),
                     images.size());
-            out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing);
-            out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
-                    num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
-            out().flush();
-            Distiller.Result r = distiller.run(out, resume);
-            out().printf(Locale.ROOT, "distilled %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
-            out().printf(Locale.ROOT, "backbone: %s%n", r.backboneFile());
-            if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss",
-                    List.of("loss", "whitened_mse", "attention")))
-                out().printf(Locale.ROOT, "loss curve: %s%n", out.resolve("loss-curve.png"));
+            Distiller.Result r = run(distiller, backboneConfig, kernels);
             if (r.backboneFile() != null) {
                 Path pca = out.resolve("pca-features.png");
                 try (ConfiguredModule b = Checkpoints.load(r.backboneFile());
@@ -145,6 +137,72 @@ final class DistillCommand extends CliCommand {
             }
         }
         return 0;
+    }
+
+    /** {@code --features DIR}: the targets come from a feature store; its images are the dataset's (encoded) or its own (synthetic). */
+    private int distillStored(LossKernels kernels, WhitenMode mode) throws Exception {
+        try (FeatureStore store = FeatureStore.open(features)) {
+            FeatureManifest m = store.manifest();
+            if (spec.commandLine().getParseResult().hasMatchedOption("--timestep") && timestep != m.timestep())
+                throw usage("--timestep " + timestep + " differs from the t = " + m.timestep() + " that " + features + " was encoded at");
+            ImageDataset images;
+            StoredFeatures source;
+            if (store.hasImages()) {
+                if (data.data != null || data.images != null)
+                    throw usage(features + " holds synthetic images with their features: drop --data and --images");
+                images = store.imageDataset();
+                source = new StoredFeatures(store);
+            } else {
+                images = data.trainImages();
+                try {
+                    source = new StoredFeatures(store, images);
+                } catch (IllegalArgumentException e) {
+                    throw new CliException(DreamTeacherCli.Errors.oneLine(e.getMessage())
+                            + " (give the same --data or --images as to encode)");
+                }
+            }
+            if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " images of " + features);
+            ModelConfig backboneConfig = backboneConfig(images);
+            Distiller distiller = new Distiller(source, m.teacherSource(), backboneConfig, images, kernels, settings(m.timestep(), mode, false));
+            out().printf(Locale.ROOT, "distill: %s -> %s; %d images%n", source.describe(), BackboneChoice.describe(backboneConfig), images.size());
+            run(distiller, backboneConfig, kernels);
+        }
+        return 0;
+    }
+
+    private ModelConfig backboneConfig(ImageDataset images) {
+        try {
+            return BackboneChoice.config(backbone, width, images.channels(), images.height(), 0);
+        } catch (IllegalArgumentException e) {
+            throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
+        }
+    }
+
+    /** Stored features hold the unflipped images' features, so runs from a store do not flip. */
+    private Distiller.Settings settings(int t, WhitenMode mode, boolean flip) {
+        Distiller.Settings d = Distiller.Settings.defaults();
+        return new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
+                t, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), flip,
+                regressorChannels);
+    }
+
+    /** Prints the pairing and settings, runs, and reports the result and the loss curve. */
+    private Distiller.Result run(Distiller distiller, ModelConfig backboneConfig, LossKernels kernels) throws Exception {
+        TapPairing pairing;
+        try (ConfiguredModule probe = backboneConfig.build()) {
+            pairing = distiller.pairing((Backbone) probe);
+        }
+        out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing);
+        out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
+                num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
+        out().flush();
+        Distiller.Result r = distiller.run(out, resume);
+        out().printf(Locale.ROOT, "distilled %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
+        out().printf(Locale.ROOT, "backbone: %s%n", r.backboneFile());
+        if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss",
+                List.of("loss", "whitened_mse", "attention")))
+            out().printf(Locale.ROOT, "loss curve: %s%n", out.resolve("loss-curve.png"));
+        return r;
     }
 
     WhitenMode whitenMode(String text) {

@@ -1,0 +1,123 @@
+package org.dreamteacher.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.diffusion.GaussianDiffusion;
+import org.dreamteacher.distill.FeatureManifest;
+import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.torch.TorchRuntime;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * Writes a feature dataset: the teacher's multi-scale features of every image at one timestep, in chunks on disk
+ * with a manifest ({@link FeatureStore}); {@code distill --features DIR} trains from it.
+ */
+@Command(name = "encode", mixinStandardHelpOptions = true, versionProvider = VersionInfo.class, sortOptions = false,
+        description = {"Encode a feature dataset: the teacher's multi-scale features of every training image noised to --timestep,",
+            "written to --out in chunks (float16 or float32) with manifest.json. An interrupted encoding continues with --resume.",
+            "With --synthetic N, N images are sampled from the teacher (DDIM) and stored with their features instead.",
+            "Train from it with: distill --features DIR."})
+final class EncodeCommand extends CliCommand {
+    @Option(names = "--teacher", paramLabel = "FILE", description = "Teacher checkpoint (teacher.dtt of train-teacher; default: the shipped teacher).")
+    Path teacher;
+
+    @Option(names = "--torchscript", paramLabel = "FILE", description = "A TorchScript teacher instead: forward(x, t) returns feature maps.")
+    Path torchscript;
+
+    @Option(names = "--in-channels", paramLabel = "C", defaultValue = "1", description = "With --torchscript: image channels it expects (default: ${DEFAULT-VALUE}).")
+    int inChannels;
+
+    @Option(names = "--schedule", paramLabel = "NAME", defaultValue = "linear", description = "With --torchscript: its noise schedule, linear or cosine (default: ${DEFAULT-VALUE}).")
+    String schedule;
+
+    @Option(names = "--timesteps", paramLabel = "T", defaultValue = "1000", description = "With --torchscript: its diffusion steps (default: ${DEFAULT-VALUE}).")
+    int timesteps;
+
+    @Option(names = "--timestep", paramLabel = "T", defaultValue = "50", description = "Noise level of the encoded images (default: ${DEFAULT-VALUE}).")
+    int timestep;
+
+    @Option(names = "--precision", paramLabel = "TYPE", defaultValue = "float16", description = "float16 or float32 on disk (default: ${DEFAULT-VALUE}).")
+    String precision;
+
+    @Option(names = "--chunk-size", paramLabel = "N", defaultValue = "" + FeatureStore.DEFAULT_CHUNK_SIZE,
+            description = "Images per chunk file (default: ${DEFAULT-VALUE}).")
+    int chunkSize;
+
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "" + FeatureStore.DEFAULT_BATCH_SIZE,
+            description = "Images per teacher forward, at most the chunk size (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--synthetic", paramLabel = "N", description = "Sample N images from the teacher and record their features instead of encoding --data.")
+    Integer synthetic;
+
+    @Option(names = "--sample-steps", paramLabel = "N", defaultValue = "20", description = "With --synthetic: DDIM steps per sample (default: ${DEFAULT-VALUE}).")
+    int sampleSteps;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the encoding noise and of the samples (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Mixin
+    DataOptions data;
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs/features", description = "Store folder (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--resume", description = "Continue the encoding in --out: finished chunks are kept, the rest encoded.")
+    boolean resume;
+
+    @Override
+    int execute() throws Exception {
+        if (timestep < 0) throw usage("--timestep must be >= 0, got " + timestep);
+        FeatureStore.Precision p = switch (precision.toLowerCase(Locale.ROOT)) {
+            case "float16", "fp16", "half" -> FeatureStore.Precision.FLOAT16;
+            case "float32", "fp32", "float" -> FeatureStore.Precision.FLOAT32;
+            default -> throw usage("--precision must be float16 or float32, got '" + precision + "'");
+        };
+        requirePositive(chunkSize, "--chunk-size");
+        requirePositive(batch, "--batch");
+        if (teacher != null && torchscript != null) throw usage("give either --teacher or --torchscript, not both");
+        if (teacher != null) requireFile(teacher, "--teacher");
+        if (torchscript != null) {
+            requireFile(torchscript, "--torchscript");
+            requirePositive(inChannels, "--in-channels");
+            requirePositive(timesteps, "--timesteps");
+        }
+        if (synthetic != null) {
+            requirePositive(synthetic, "--synthetic");
+            requirePositive(sampleSteps, "--sample-steps");
+            if (torchscript != null) throw usage("--synthetic samples from a diffusion teacher (--teacher), not from --torchscript");
+            if (data.data != null || data.images != null) throw usage("--synthetic makes its own images: drop --data and --images");
+        }
+        if (!resume && Files.exists(out.resolve(FeatureManifest.FILE)))
+            throw new CliException(out + " already holds a feature store: pass --resume to continue it or choose another folder");
+        TorchRuntime.init();
+        try (TeacherChoice t = torchscript != null ? TeacherChoice.torchScript(torchscript, inChannels, schedule, timesteps)
+                : TeacherChoice.diffusion(teacher)) {
+            if (timestep >= t.schedule().timesteps())
+                throw usage("--timestep must be < the teacher's " + t.schedule().timesteps() + " timesteps, got " + timestep);
+            FeatureStore.Options options = new FeatureStore.Options(chunkSize, batch, p, resume, t.source());
+            FeatureStore.Summary s;
+            if (synthetic != null) {
+                GaussianDiffusion d = (GaussianDiffusion) t.owner();
+                if (sampleSteps > d.timesteps()) throw usage("--sample-steps must be <= the teacher's " + d.timesteps() + " timesteps, got " + sampleSteps);
+                out().printf(Locale.ROOT, "encode: %d images sampled from %s (DDIM, %d steps), t = %d, %s, chunks of %d, seed %d -> %s%s%n",
+                        synthetic, t.source(), sampleSteps, timestep, p.dtypeName(), chunkSize, seed, out, resume ? " (resuming)" : "");
+                out().flush();
+                s = FeatureStore.encodeSynthetic(d, synthetic, sampleSteps, timestep, seed, out, options);
+            } else {
+                ImageDataset images = data.trainImages();
+                out().printf(Locale.ROOT, "encode: %s, %d images, teacher %s, t = %d, %s, chunks of %d, seed %d -> %s%s%n", data.describe(),
+                        images.size(), t.source(), timestep, p.dtypeName(), chunkSize, seed, out, resume ? " (resuming)" : "");
+                out().flush();
+                s = FeatureStore.encode(t.teacher(), t.schedule(), images, timestep, seed, out, options);
+            }
+            out().printf(Locale.ROOT, "encoded %d chunks (%d kept from before) in %.1f s: %d chunks, %.1f MB in %s%n", s.encodedChunks(),
+                    s.skippedChunks(), s.seconds(), s.chunks(), s.bytes() / 1e6, s.dir());
+        }
+        return 0;
+    }
+}
