@@ -56,6 +56,8 @@ final class FeatureEncoder {
     private static final long SAMPLE_STREAM = 0x53616D706C654E7AL; // "SampleNz"
     private static final double FLOAT16_MAX = 65504.0;
     private static final Pattern OUR_FILES = Pattern.compile("chunk-\\d{5}\\.dtt|\\.chunk-\\d{5}\\.dtt\\..*\\.tmp|\\.manifest\\.json\\..*\\.tmp");
+    /** Temporary files of writes that a crash (kill -9, power loss) interrupted before their rename. */
+    private static final Pattern OUR_TEMP_FILES = Pattern.compile("\\.chunk-\\d{5}\\.dtt\\..*\\.tmp|\\.manifest\\.json\\..*\\.tmp");
 
     /** Makes the images of one sub-batch: indices {@code first .. first + count - 1}. */
     private interface ImageSource {
@@ -135,6 +137,7 @@ final class FeatureEncoder {
             }
             skipped = kept.size();
             manifest = fresh.withChunks(kept);
+            deleteFiles(dir, OUR_TEMP_FILES);
         } else {
             // Starting afresh: first a manifest listing nothing, then the old files go, so no crash in between
             // can leave a manifest listing chunks of another encoding.
@@ -359,9 +362,13 @@ final class FeatureEncoder {
     }
 
     private static void deleteOurFiles(Path dir) throws IOException {
+        deleteFiles(dir, OUR_FILES);
+    }
+
+    private static void deleteFiles(Path dir, Pattern names) throws IOException {
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
             for (Path p : files)
-                if (OUR_FILES.matcher(p.getFileName().toString()).matches()) Files.deleteIfExists(p);
+                if (names.matcher(p.getFileName().toString()).matches()) Files.deleteIfExists(p);
         }
     }
 

@@ -258,6 +258,8 @@ public final class FeatureManifest {
             }
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
+            if (e instanceof IOException io && !(io instanceof FeatureStoreException))
+                throw new IOException(target + ": cannot write: " + io.getMessage() + " (the previous manifest is kept)", io);
             throw e;
         }
     }

@@ -116,6 +116,9 @@ public final class TensorFile {
             syncDirectory(dir);
         } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
+            // Name the file: a bare "No space left on device" does not say what was lost.
+            if (e instanceof IOException io && !(io instanceof TensorFileException))
+                throw new IOException(file + ": cannot write: " + io.getMessage() + (Files.exists(file) ? " (its previous version is kept)" : ""), io);
             throw e;
         }
     }

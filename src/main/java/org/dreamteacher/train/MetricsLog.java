@@ -53,9 +53,13 @@ public final class MetricsLog implements AutoCloseable {
     }
 
     public void write(ObjectNode record) throws IOException {
-        out.write(JSON.writeValueAsString(record));
-        out.newLine();
-        out.flush();
+        try {
+            out.write(JSON.writeValueAsString(record));
+            out.newLine();
+            out.flush();
+        } catch (IOException e) {
+            throw new IOException(file + ": cannot write: " + e.getMessage(), e);
+        }
     }
 
     public Path file() {

@@ -108,6 +108,11 @@ public final class RunCheckpoints {
             force(dir);
         } catch (IOException | RuntimeException e) {
             deleteTree(tmp);
+            if (e instanceof IOException io) {
+                Optional<Snapshot> kept = latest();
+                throw new IOException("cannot write the checkpoint of step " + step + " (" + io.getMessage() + "); "
+                        + (kept.isPresent() ? "the last complete one, " + kept.get().dir() + ", is kept" : "no complete checkpoint exists yet"), io);
+            }
             throw e;
         }
         prune();
@@ -123,6 +128,7 @@ public final class RunCheckpoints {
         if (!resume && latest.isPresent())
             throw new IllegalArgumentException(dir.getParent() + " already holds checkpoints of a run: pass --resume to continue it"
                     + " or choose another folder");
+        deleteInterruptedWrites(dir.getParent());
         return resume ? latest : Optional.empty();
     }
 
@@ -154,6 +160,18 @@ public final class RunCheckpoints {
         }
         done.sort(Comparator.comparing(p -> p.getFileName().toString()));
         return done;
+    }
+
+    /**
+     * Removes the temporary files of {@code TensorFile} writes into the run folder ({@code .backbone.dtt.123.tmp})
+     * that a crash interrupted before their rename; the files under final names are complete by construction.
+     */
+    private static void deleteInterruptedWrites(Path runDir) throws IOException {
+        if (!Files.isDirectory(runDir)) return;
+        try (Stream<Path> s = Files.list(runDir)) {
+            for (Path p : (Iterable<Path>) s::iterator)
+                if (p.getFileName().toString().matches("\\..+\\.dtt\\.\\d+\\.tmp") && Files.isRegularFile(p)) Files.deleteIfExists(p);
+        }
     }
 
     private void prune() throws IOException {
