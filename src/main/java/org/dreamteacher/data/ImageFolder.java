@@ -169,8 +169,9 @@ public final class ImageFolder {
                 if ((long) w * h > options.maxPixels())
                     throw new CorruptDataException(file, "declares " + w + " x " + h + " = " + (long) w * h
                             + " pixels, more than the limit of " + options.maxPixels() + " (ImageFolder.Options.maxPixels)");
+                requireHeapFor(file, reader, w, h);
                 img = reader.read(0);
-            } catch (CorruptDataException e) {
+            } catch (DataException e) {
                 throw e;
             } catch (IOException | RuntimeException e) {
                 throw new CorruptDataException(file.toString(), "cannot be decoded (" + e + ")", e);
@@ -184,6 +185,35 @@ public final class ImageFolder {
         } catch (RuntimeException e) {
             throw new CorruptDataException(file.toString(), "has an unsupported pixel layout (" + e + ")", e);
         }
+    }
+
+    /**
+     * Refuses an image whose decoded raster would not fit in the free Java heap, so that a small file declaring a
+     * large image (under {@code maxPixels}) ends in a clear error instead of an {@code OutOfMemoryError}. The raster
+     * takes the decoder's raw bits per pixel (4 bytes per pixel when it does not say).
+     */
+    private static void requireHeapFor(Path file, ImageReader reader, int w, int h) throws IOException {
+        long bytesPerPixel = 4;
+        try {
+            javax.imageio.ImageTypeSpecifier raw = reader.getRawImageType(0);
+            if (raw != null) {
+                int bits = 0;
+                for (int b = 0; b < raw.getNumBands(); b++) bits += raw.getBitsPerBand(b);
+                bytesPerPixel = Math.max(1, (bits + 7) / 8);
+            }
+        } catch (IOException | RuntimeException unknown) {
+            // keep the conservative 4 bytes per pixel
+        }
+        long need = (long) w * h * bytesPerPixel;
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        if (need > free / 2) {
+            System.gc(); // only on this rare path: what looks used may be garbage
+            free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        }
+        if (need > free / 2)
+            throw new DataException(file, "decoding its " + w + " x " + h + " pixels takes about " + (need >> 20) + " MB, more than this JVM's"
+                    + " free heap allows (" + (free >> 20) + " MB free): give Java more heap (-Xmx) or use smaller pictures");
     }
 
     /** Converts a decoded image to channels x height x width bytes. */

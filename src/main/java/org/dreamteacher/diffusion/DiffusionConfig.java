@@ -39,6 +39,11 @@ public record DiffusionConfig(UNetConfig unet, int timesteps, String schedule) i
     }
 
     @Override
+    public long minimumParameters() {
+        return unet.minimumParameters();
+    }
+
+    @Override
     public GaussianDiffusion build() {
         return new GaussianDiffusion(this);
     }

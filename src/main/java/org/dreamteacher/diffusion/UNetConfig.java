@@ -149,6 +149,16 @@ public record UNetConfig(
         return channelMult.size();
     }
 
+    /** Every encoder and decoder block has a 3x3 convolution from its input to its output channels; the middle has two res blocks. */
+    @Override
+    public long minimumParameters() {
+        Layout l = layout();
+        double total = 36.0 * l.middleChannels() * l.middleChannels();
+        for (BlockSpec b : l.encoder()) total += 9.0 * b.inChannels() * b.outChannels();
+        for (BlockSpec b : l.decoder()) total += 9.0 * b.inChannels() * b.outChannels();
+        return (long) total; // saturates at Long.MAX_VALUE
+    }
+
     /** Number of decoder blocks, i.e. the valid tap indices are 0 .. this - 1. */
     public int decoderBlockCount() {
         return levels() * (numResBlocks + 1);

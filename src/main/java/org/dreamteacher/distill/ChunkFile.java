@@ -194,9 +194,13 @@ final class ChunkFile implements AutoCloseable {
         if (!e.dtype().equals(dtype) || !Arrays.equals(e.shape(), shape))
             throw new FeatureStoreException(file, "tensor '" + name + "' is " + e.dtype() + " " + Arrays.toString(e.shape()) + ", "
                     + FeatureManifest.FILE + " describes " + dtype + " " + Arrays.toString(shape));
-        long count = 1;
-        for (long s : shape) count *= s;
-        if (e.bytes() != count * elementBytes) throw new FeatureStoreException(file, "tensor '" + name + "' has the wrong byte count: corrupt");
+        long count = elementBytes;
+        try {
+            for (long s : shape) count = Math.multiplyExact(count, s);
+        } catch (ArithmeticException overflow) {
+            throw new FeatureStoreException(file, "tensor '" + name + "' has a shape whose size overflows: corrupt");
+        }
+        if (e.bytes() != count) throw new FeatureStoreException(file, "tensor '" + name + "' has the wrong byte count: corrupt");
         expected.put(name, e);
     }
 

@@ -105,12 +105,12 @@ public final class FeatureManifest {
 
     /** Number of chunks a complete store has. */
     public int chunkCount() {
-        return (size() + chunkSize() - 1) / chunkSize();
+        return (int) (((long) size() + chunkSize() - 1) / chunkSize());
     }
 
     /** Number of images chunk {@code k} holds. */
     public int chunkLength(int k) {
-        return Math.min(chunkSize(), size() - k * chunkSize());
+        return (int) Math.min(chunkSize(), size() - (long) k * chunkSize());
     }
 
     public int batchSize() {
@@ -284,15 +284,16 @@ public final class FeatureManifest {
         JsonNode list = root.path("chunks");
         if (!list.isArray()) throw new FeatureStoreException(file, "no chunk list");
         List<Chunk> chunks = new ArrayList<>();
-        boolean[] seen = new boolean[m.chunkCount()];
+        // A set of the listed chunks, not an array of chunkCount flags: a forged size must not allocate gigabytes.
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        int chunkCount = m.chunkCount();
         for (JsonNode n : list) {
             int k = n.path("index").asInt(-1);
-            if (k < 0 || k >= seen.length) throw new FeatureStoreException(file, "chunk index " + n.path("index") + " outside 0.." + (seen.length - 1));
-            if (seen[k]) throw new FeatureStoreException(file, "chunk " + k + " is listed twice");
-            seen[k] = true;
+            if (k < 0 || k >= chunkCount) throw new FeatureStoreException(file, "chunk index " + n.path("index") + " outside 0.." + (chunkCount - 1));
+            if (!seen.add(k)) throw new FeatureStoreException(file, "chunk " + k + " is listed twice");
             Chunk c = new Chunk(k, n.path("file").asText(""), n.path("first").asInt(-1), n.path("count").asInt(-1), n.path("bytes").asLong(-1),
                     n.path("crc32c").asText(""));
-            if (!c.file().equals(chunkFileName(k)) || c.first() != k * m.chunkSize() || c.count() != m.chunkLength(k) || c.bytes() <= 0
+            if (!c.file().equals(chunkFileName(k)) || c.first() != (long) k * m.chunkSize() || c.count() != m.chunkLength(k) || c.bytes() <= 0
                     || !c.crc32c().matches("[0-9a-f]{8}"))
                 throw new FeatureStoreException(file, "entry of chunk " + k + " is inconsistent with the chunking (" + n + ")");
             chunks.add(c);

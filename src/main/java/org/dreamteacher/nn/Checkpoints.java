@@ -84,6 +84,15 @@ public final class Checkpoints {
         } catch (IllegalArgumentException e) {
             throw new TensorFileException(file, e.getMessage());
         }
+        long weightBytes = 0;
+        for (Map.Entry<String, Tensor> e : contents.tensors().entrySet())
+            if (!e.getKey().startsWith(EXTRA_PREFIX)) weightBytes += e.getValue().nbytes();
+        // Small mismatches are left to the shape check below, which names the tensor; this guard is for configs that
+        // would make build() allocate far more than the file could ever fill.
+        long minimum = config.minimumParameters();
+        if (minimum > (weightBytes + (64L << 20)) / 4)
+            throw new TensorFileException(file, "its config describes a " + config.kind() + " of at least " + minimum + " parameters, but the file"
+                    + " holds " + weightBytes + " bytes of weights: corrupt or forged; refusing to build it");
         ConfiguredModule model = config.build();
         try {
             Map<String, Tensor> extras = new LinkedHashMap<>();

@@ -38,6 +38,14 @@ public record ConvNeXtConfig(List<Integer> depths, List<Integer> dims, int inCha
     }
 
     /** Given depths and dims, no drop path, layer scale 1e-6. */
+    /** Every block has two linear layers, dim x 4 dim each. */
+    @Override
+    public long minimumParameters() {
+        double total = 0;
+        for (int stage = 0; stage < 4; stage++) total += 8.0 * depths.get(stage) * dims.get(stage) * dims.get(stage);
+        return (long) total; // saturates at Long.MAX_VALUE
+    }
+
     public static ConvNeXtConfig of(List<Integer> depths, List<Integer> dims, int inChannels, int numClasses, int stemStride) {
         return new ConvNeXtConfig(depths, dims, inChannels, numClasses, stemStride, 0.0, 1e-6);
     }

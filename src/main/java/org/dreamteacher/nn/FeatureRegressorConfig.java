@@ -37,6 +37,23 @@ public record FeatureRegressorConfig(List<Long> backboneChannels, List<Long> tea
         ppmBins = List.copyOf(ppmBins);
     }
 
+    /**
+     * The convolution weights: per level a 3x3 smoothing and a 1x1 projection to the teacher's channels, 1x1
+     * laterals below the top level, and on the top level the PPM's 1x1 stages and its 3x3 bottleneck.
+     */
+    @Override
+    public long minimumParameters() {
+        double c = channels, total = 0;
+        int levels = backboneChannels.size();
+        double top = backboneChannels.get(levels - 1), bins = ppmBins.size();
+        for (int l = 0; l < levels; l++) {
+            total += 9 * c * c + c * teacherChannels.get(l);
+            if (l < levels - 1) total += c * backboneChannels.get(l);
+        }
+        total += bins * top * c + 9 * (top + bins * c) * c;
+        return (long) total; // saturates at Long.MAX_VALUE
+    }
+
     /** The paper's regressor: 256 channels, PPM bins 1, 2, 3, 6. */
     public static FeatureRegressorConfig of(long[] backboneChannels, long[] teacherChannels) {
         return of(backboneChannels, teacherChannels, 256);

@@ -37,6 +37,14 @@ public record InterpreterConfig(List<Long> teacherChannels, int channels, int nu
         return KIND;
     }
 
+    /** A 1x1 projection of each teacher level to {@code channels}, the 1x1 fusion of their concatenation, the classifier. */
+    @Override
+    public long minimumParameters() {
+        double total = ((double) teacherChannels.size() * channels + numClasses) * channels;
+        for (Long c : teacherChannels) total += (double) c * channels;
+        return (long) total; // saturates at Long.MAX_VALUE
+    }
+
     @Override
     public PixelInterpreter build() {
         TorchRuntime.init();

@@ -11,4 +11,13 @@ public interface ModelConfig {
 
     /** Builds a new model with freshly initialised weights. */
     ConfiguredModule build();
+
+    /**
+     * A lower bound of the model's parameter count, computed from the config alone (its largest weights), so
+     * that a checkpoint whose config claims a model far larger than the weights the file holds is refused before
+     * anything is allocated: a forged 1 KB file must not make {@link #build()} ask for gigabytes. 0 means no bound.
+     */
+    default long minimumParameters() {
+        return 0;
+    }
 }

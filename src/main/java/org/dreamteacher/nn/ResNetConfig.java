@@ -45,6 +45,18 @@ public record ResNetConfig(int depth, int width, int inChannels, int numClasses,
         return new ResNetConfig(depth, w, inChannels, numClasses, smallStem);
     }
 
+    /** Every block has a 3x3 convolution from and to its stage's (inner) width, width x 2^stage. */
+    @Override
+    public long minimumParameters() {
+        double total = 0;
+        int[] blocks = blocks();
+        for (int stage = 0; stage < 4; stage++) {
+            long c = (long) width << stage;
+            total += 9.0 * blocks[stage] * c * c;
+        }
+        return (long) total; // saturates at Long.MAX_VALUE
+    }
+
     /** Bottleneck blocks (channel expansion 4) rather than basic blocks. */
     boolean bottleneck() {
         return depth >= 50;

@@ -37,6 +37,14 @@ public record SegmentationHeadConfig(List<Long> inChannels, int channels, int nu
         return KIND;
     }
 
+    /** A lateral 1x1 convolution of each input level to {@code channels}, and a 3x3 fusion from at least {@code channels}. */
+    @Override
+    public long minimumParameters() {
+        double total = 9.0 * channels * channels;
+        for (Long c : inChannels) total += (double) c * channels;
+        return (long) total; // saturates at Long.MAX_VALUE
+    }
+
     @Override
     public SegmentationHead build() {
         TorchRuntime.init();
