@@ -163,14 +163,15 @@ public final class RunCheckpoints {
     }
 
     /**
-     * Removes the temporary files of {@code TensorFile} writes into the run folder ({@code .backbone.dtt.123.tmp})
-     * that a crash interrupted before their rename; the files under final names are complete by construction.
+     * Removes the temporary files of atomic writes into the run folder ({@code .backbone.dtt.123.tmp},
+     * {@code .loss-curve.png.123.tmp}: {@code TensorFile}, pictures) that a crash interrupted before their rename;
+     * the files under final names are complete by construction.
      */
     private static void deleteInterruptedWrites(Path runDir) throws IOException {
         if (!Files.isDirectory(runDir)) return;
         try (Stream<Path> s = Files.list(runDir)) {
             for (Path p : (Iterable<Path>) s::iterator)
-                if (p.getFileName().toString().matches("\\..+\\.dtt\\.\\d+\\.tmp") && Files.isRegularFile(p)) Files.deleteIfExists(p);
+                if (p.getFileName().toString().matches("\\..+\\.\\d+\\.tmp") && Files.isRegularFile(p)) Files.deleteIfExists(p);
         }
     }
 
