@@ -116,6 +116,10 @@ class CliEncodeTest {
 
     @Test
     void badOptionsAreOneLineUsageErrors() {
+        CliRun help = run("encode", "--help").expectSuccess();
+        assertTrue(help.out().contains("Usage: dreamteacher encode") && help.out().contains("--synthetic"), help.out());
+        assertTrue(run("distill", "--help").out().contains("--features"));
+        assertTrue(run("--help").out().contains("encode"));
         Path out = dir.resolve("never");
         run(encodeArgs(out, "--precision", "int8")).expectOneLineError(2, "--precision");
         run(encodeArgs(out, "--chunk-size", "0")).expectOneLineError(2, "--chunk-size");
