@@ -19,7 +19,6 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.cli.ShippedTeacher;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
-import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.SegmentationDataset;
@@ -57,13 +56,8 @@ class LabelGuidedDistillationTest {
     @BeforeAll
     static void data() throws IOException {
         Progress.setEnabled(false);
-        ImageDataset train = FashionMnist.embeddedSubset().train();
-        int[] first = new int[96];
-        for (int i = 0; i < first.length; i++) first[i] = i;
-        images = train.subset(first);
-        TeacherTrainer.Settings s = new TeacherTrainer.Settings(4, 16, 1e-3, 0, 1, 1, 0.9, 3, 100, 1, true);
-        Path file = new TeacherTrainer(TrainingRunsTest.tinyTeacher(), images, s).run(dir.resolve("teacher"), false).teacherFile();
-        teacher = Checkpoints.load(file, GaussianDiffusion.class);
+        images = TrainingRunsTest.first96();
+        teacher = TrainingRunsTest.trainTinyTeacher(images, dir.resolve("teacher"));
     }
 
     /** The first 40 images labelled, batches of 20, flipped. */
