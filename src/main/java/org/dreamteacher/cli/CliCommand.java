@@ -26,8 +26,11 @@ abstract class CliCommand implements Callable<Integer> {
         root.applyGlobals(checksBackend());
         try {
             return execute();
-        } catch (LinkageError e) {
+        } catch (UnsatisfiedLinkError e) {
             throw new CliException("a native library could not be loaded (" + e + ")", e);
+        } catch (LinkageError e) {
+            // A class compiled against another version of this library or of a dependency: a mixed class path.
+            throw new CliException("mismatched classes on the class path; rebuild (mvn package) (" + e + ")", e);
         } finally {
             out().flush();
         }

@@ -3,12 +3,17 @@ package org.dreamteacher.cli;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeededRandom;
+import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.distill.Distiller;
 import org.dreamteacher.distill.FeatureManifest;
 import org.dreamteacher.distill.FeatureStore;
 import org.dreamteacher.distill.StoredFeatures;
+import org.dreamteacher.distill.LabelGuidance;
 import org.dreamteacher.distill.TapPairing;
+import org.dreamteacher.eval.SegmentationFineTune;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.LossKernels;
 import org.dreamteacher.kernels.WhitenMode;
@@ -85,6 +90,13 @@ final class DistillCommand extends CliCommand {
     @Mixin
     DataOptions data;
 
+    @Option(names = "--scenes", paramLabel = "N", defaultValue = "0",
+            description = "Distil on N Fashion-MNIST scenes (64x64 canvases of 1-4 items, made from the training images) instead of the images.")
+    int scenes;
+
+    @Mixin
+    LabelGuidanceOptions guided;
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs/distill", description = "Run folder (default: ${DEFAULT-VALUE}).")
     Path out;
 
@@ -111,22 +123,50 @@ final class DistillCommand extends CliCommand {
         }
         if (features != null) {
             if (teacher != null || torchscript != null) throw usage("give either --features or a teacher (--teacher, --torchscript), not both");
+            if (scenes != 0 || guided.enabled) throw usage("--features trains on the store's images: drop --scenes and --label-guided");
             requireDirectory(features, "--features");
         }
         TorchRuntime.init();
         LossKernels kernels = kernels();
         if (features != null) return distillStored(kernels, mode);
-        ImageDataset images = data.trainImages();
+        if (scenes < 0) throw usage("--scenes must be >= 0, got " + scenes);
+        SegmentationDataset sceneSet = scenes == 0 ? null
+                : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, SeededRandom.mix(seed, PRETRAINING_SCENES));
+        ImageDataset images = sceneSet != null ? sceneSet.images() : data.trainImages();
+        LabelGuidance guidance = guided.guidance(this, images, sceneSet, seed);
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
-        ModelConfig backboneConfig = backboneConfig(images);
-        Distiller.Settings settings = settings(timestep, mode, true);
+        ModelConfig backboneConfig;
+        try {
+            backboneConfig = BackboneChoice.config(backbone, width, images.channels(), images.height(), 0);
+        } catch (IllegalArgumentException e) {
+            throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
+        }
+        Distiller.Settings d = Distiller.Settings.defaults();
+        Distiller.Settings settings = new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
+                timestep, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), true,
+                regressorChannels);
         try (TeacherChoice t = torchscript != null ? TeacherChoice.torchScript(torchscript, inChannels, schedule, timesteps)
                 : TeacherChoice.diffusion(teacher)) {
             Distiller distiller = new Distiller(t.teacher(), t.schedule(), t.source(), backboneConfig, images, kernels, settings);
+            if (guidance != null) distiller = distiller.withLabelGuidance(guidance);
+            TapPairing pairing;
+            try (ConfiguredModule probe = backboneConfig.build()) {
+                pairing = distiller.pairing((Backbone) probe);
+            }
             out().printf(Locale.ROOT, "distill: teacher %s (%s schedule, T = %d, t = %d) -> %s; %s, %d images%n", t.source(),
                     t.schedule().name(), t.schedule().timesteps(), timestep, BackboneChoice.describe(backboneConfig), data.describe(),
                     images.size());
-            Distiller.Result r = run(distiller, backboneConfig, kernels);
+            out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing);
+            out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
+                    num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
+            if (guidance != null) out().printf(Locale.ROOT, "  label guidance: %s%n", guidance.describe());
+            out().flush();
+            Distiller.Result r = distiller.run(out, resume);
+            out().printf(Locale.ROOT, "distilled %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
+            out().printf(Locale.ROOT, "backbone: %s%n", r.backboneFile());
+            if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss",
+                    guidance == null ? List.of("loss", "whitened_mse", "attention") : List.of("loss", "whitened_mse", "attention", "label_distill")))
+                out().printf(Locale.ROOT, "loss curve: %s%n", out.resolve("loss-curve.png"));
             if (r.backboneFile() != null) {
                 Path pca = out.resolve("pca-features.png");
                 try (ConfiguredModule b = Checkpoints.load(r.backboneFile());
@@ -204,6 +244,9 @@ final class DistillCommand extends CliCommand {
             out().printf(Locale.ROOT, "loss curve: %s%n", out.resolve("loss-curve.png"));
         return r;
     }
+
+    /** Seeds the pretraining scenes apart from the labelled scenes that evaluation draws with the same seed. */
+    private static final long PRETRAINING_SCENES = 0x5072655363656E65L; // "PreScene"
 
     WhitenMode whitenMode(String text) {
         return switch (text.toLowerCase(Locale.ROOT).replace('_', '-')) {

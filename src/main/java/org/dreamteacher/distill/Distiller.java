@@ -2,11 +2,13 @@ package org.dreamteacher.distill;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -14,6 +16,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -31,6 +34,8 @@ import org.dreamteacher.nn.FeatureRegressor;
 import org.dreamteacher.nn.FeatureRegressorConfig;
 import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.nn.ModelConfig;
+import org.dreamteacher.nn.PixelInterpreter;
+import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
@@ -80,6 +85,7 @@ public final class Distiller {
     private final ImageDataset data;
     private final LossKernels kernels;
     private final Settings s;
+    private final LabelGuidance guidance;
 
     /** Distils features encoded online: each batch noised to {@code settings.timestep()}, the teacher run once. */
     public Distiller(FeatureTeacher teacher, NoiseSchedule schedule, String teacherSource, ModelConfig backboneConfig,
@@ -93,12 +99,28 @@ public final class Distiller {
      */
     public Distiller(FeatureSource features, String teacherSource, ModelConfig backboneConfig, ImageDataset data,
             LossKernels kernels, Settings settings) {
+        this(features, teacherSource, backboneConfig, data, kernels, settings, null);
+    }
+
+    private Distiller(FeatureSource features, String teacherSource, ModelConfig backboneConfig, ImageDataset data,
+            LossKernels kernels, Settings settings, LabelGuidance guidance) {
+        this.guidance = guidance;
         this.features = features;
         this.teacherSource = teacherSource;
         this.backboneConfig = backboneConfig;
         this.data = data;
         this.kernels = kernels;
         this.s = settings;
+    }
+
+    /**
+     * This distillation with label guidance: L_mix = L_feat + λ_ld · L_ld. Before the first step the interpreter
+     * is trained (or, on resume, loaded) and saved as {@code interpreter.dtt}; the student's task head trains
+     * with the backbone and is saved with it (the backbone's classifier, or {@code seghead.dtt}).
+     */
+    public Distiller withLabelGuidance(LabelGuidance labelGuidance) {
+        if (labelGuidance == null) throw new IllegalArgumentException("label guidance is required");
+        return new Distiller(features, teacherSource, backboneConfig, data, kernels, s, labelGuidance);
     }
 
     private static FeatureSource checkedOnline(FeatureTeacher teacher, NoiseSchedule schedule, ImageDataset data, Settings settings) {
@@ -156,11 +178,14 @@ public final class Distiller {
 
         ConfiguredModule backboneModule;
         FeatureRegressor regressor;
+        SegmentationHead segHead = null;
         long start;
         if (snapshot.isPresent()) {
             checkSameRun(snapshot.get().state(), runDir);
             backboneModule = snapshot.get().model("backbone");
             regressor = snapshot.get().model("regressor", FeatureRegressor.class);
+            if (guidance != null && guidance.task() == LabelGuidance.Task.SEGMENTATION)
+                segHead = snapshot.get().model("seghead", SegmentationHead.class);
             start = snapshot.get().step();
         } else {
             torch.manual_seed(s.seed());
@@ -174,12 +199,22 @@ public final class Distiller {
         if (regressor == null) {
             regressor = (FeatureRegressor) FeatureRegressorConfig.of(pairing.backboneChannels(), pairing.teacherChannels(),
                     s.regressorChannels()).build();
+            if (guidance != null) {
+                guidance.prepareBackbone(backbone);
+                segHead = guidance.newSegmentationHead(backbone);
+            }
         }
+        PixelInterpreter interpreter = guidance == null ? null : guidance.interpreter(features, runDir, s.seed());
 
         TensorVector params = new TensorVector();
         for (Tensor p : backbone.backboneParameters()) params.push_back(p);
         TensorVector rp = regressor.parameters();
         for (long i = 0; i < rp.size(); i++) params.push_back(rp.get(i));
+        if (guidance != null) for (Tensor p : guidance.headParameters(backbone, segHead)) params.push_back(p);
+        Map<String, ConfiguredModule> saved = new LinkedHashMap<>();
+        saved.put("backbone", backboneModule);
+        saved.put("regressor", regressor);
+        if (segHead != null) saved.put("seghead", segHead);
         AdamWOptions options = new AdamWOptions(s.lr());
         options.weight_decay().put(s.weightDecay());
         AdamW optimizer = new AdamW(params, options);
@@ -189,20 +224,22 @@ public final class Distiller {
         FeatureDistillationLoss lossFn = new FeatureDistillationLoss(kernels, s.whitenMode(), s.lambdaAt(), 2f, s.distance());
         backboneModule.train(true);
         regressor.train(true);
+        if (segHead != null) segHead.train(true);
 
         double first = Double.NaN, last = Double.NaN;
         long t0 = System.nanoTime();
         try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), start);
                 Progress bar = Progress.start("distill", s.steps(), start, "step")) {
             for (long step = start; step < Math.min(s.steps(), stopAfter); step++) {
-                double loss, mse, at;
+                double loss, mse, at, ld = Double.NaN;
                 try (PointerScope scope = new PointerScope()) {
                     torch.manual_seed(s.seed() * 1_000_003L + step);
                     int epoch = (int) (step / batches.stepsPerEpoch());
                     Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
                     List<Tensor> targets = new ArrayList<>();
+                    List<FeatureMap> maps;
                     try (NoGradGuard ng = new NoGradGuard()) {
-                        List<FeatureMap> maps = features.features(batch, step);
+                        maps = features.features(batch, step);
                         for (String name : pairing.teacherNames())
                             for (FeatureMap m : maps) if (m.name().equals(name)) targets.add(m.tensor());
                     }
@@ -210,12 +247,18 @@ public final class Distiller {
                     List<Tensor> inputs = new ArrayList<>();
                     for (int level : pairing.backboneLevels()) inputs.add(feats.get(level).tensor());
                     FeatureDistillationLoss.Terms terms = lossFn.compute(regressor.forward(inputs), targets);
+                    Tensor total = terms.total();
+                    if (guidance != null) {
+                        LabelGuidance.Term term = guidance.term(kernels, interpreter, backbone, segHead, maps, feats, batch.images());
+                        total = total.add(term.loss().mul(new Scalar(guidance.settings().lambdaLd())));
+                        ld = term.value();
+                    }
                     optimizer.zero_grad();
-                    terms.total().backward();
+                    total.backward();
                     if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
                     lr.apply(optimizer, step);
                     optimizer.step();
-                    loss = terms.total().item_double();
+                    loss = total.item_double();
                     mse = terms.whitenedMse();
                     at = terms.attention();
                 }
@@ -224,11 +267,13 @@ public final class Distiller {
                 last = loss;
                 long done = step + 1;
                 if (done % s.logEvery() == 0 || done == s.steps()) {
-                    log.write(log.record(done).put("loss", loss).put("whitened_mse", mse).put("attention", at).put("lr", lr.at(step)));
+                    var record = log.record(done).put("loss", loss).put("whitened_mse", mse).put("attention", at);
+                    if (guidance != null) record.put("label_distill", ld);
+                    log.write(record.put("lr", lr.at(step)));
                 }
                 bar.step(String.format("loss %.4f", loss));
                 if (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter) {
-                    checkpoints.save(done, Map.of("backbone", backboneModule, "regressor", regressor), Map.of("adamw", optimizer),
+                    checkpoints.save(done, saved, Map.of("adamw", optimizer),
                             state(done, pairing));
                 }
             }
@@ -239,10 +284,13 @@ public final class Distiller {
             backboneFile = runDir.resolve("backbone.dtt");
             org.dreamteacher.nn.Checkpoints.save(backboneFile, backboneModule);
             org.dreamteacher.nn.Checkpoints.save(runDir.resolve("regressor.dtt"), regressor);
+            if (segHead != null) org.dreamteacher.nn.Checkpoints.save(runDir.resolve("seghead.dtt"), segHead);
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         Result r = new Result(runDir, backboneFile, pairing, first, last, Math.max(0, end - start), seconds);
         optimizer.close();
+        if (segHead != null) segHead.close();
+        if (interpreter != null) interpreter.close();
         regressor.close();
         backboneModule.close();
         return r;
@@ -253,11 +301,31 @@ public final class Distiller {
         n.put("step", step);
         n.put("teacher", teacherSource);
         n.set("settings", JSON.valueToTree(s));
+        if (guidance != null) n.set("labelGuidance", guidanceState());
         n.put("pairing", pairing.toString());
         return n;
     }
 
+    /** The label guidance as the run state stores it (written and read back, so that it compares with a stored one). */
+    private JsonNode guidanceState() {
+        ObjectNode g = JSON.valueToTree(guidance.settings());
+        g.put("task", guidance.task().name());
+        g.put("numClasses", guidance.numClasses());
+        g.put("labelledImages", guidance.labelledImages());
+        try {
+            return JSON.readTree(JSON.writeValueAsString(g));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private void checkSameRun(JsonNode state, Path runDir) {
+        JsonNode savedGuidance = state.path("labelGuidance");
+        JsonNode nowGuidance = guidance == null ? MissingNode.getInstance() : guidanceState();
+        if (!savedGuidance.equals(nowGuidance))
+            throw new IllegalArgumentException(runDir + " was started " + (savedGuidance.isMissingNode() ? "without label guidance"
+                    : "with label guidance " + savedGuidance) + ", not " + (nowGuidance.isMissingNode() ? "without" : "with " + nowGuidance)
+                    + ": resume with the same settings (only --steps may grow)");
         JsonNode saved = state.path("settings");
         JsonNode now = JSON.valueToTree(s);
         for (String key : new String[] {"batchSize", "lr", "timestep", "lambdaAt", "seed", "whitenMode", "distance", "flip", "regressorChannels"}) {

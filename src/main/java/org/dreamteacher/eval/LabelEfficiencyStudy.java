@@ -174,6 +174,51 @@ public final class LabelEfficiencyStudy {
         return out.write(runs, seconds(t0), true);
     }
 
+    /**
+     * A Markdown table of cells: a row per (init, mode), a column per budget ({@code xName} writes its heading),
+     * "mean ± std (n)" in percent.
+     */
+    public static String table(List<Cell> cells, DoubleFunction<String> xName) {
+        List<Double> xs = budgets(cells);
+        StringBuilder sb = new StringBuilder("| init | mode |");
+        for (double x : xs) sb.append(' ').append(xName.apply(x)).append(" |");
+        sb.append("\n|---|---|").append("---:|".repeat(xs.size())).append('\n');
+        Map<String, Map<Double, Cell>> rows = new LinkedHashMap<>();
+        for (Cell c : cells) rows.computeIfAbsent(c.init() + "\u0000" + c.mode().label(), k -> new LinkedHashMap<>()).put(c.x(), c);
+        for (Map.Entry<String, Map<Double, Cell>> row : rows.entrySet()) {
+            String[] key = row.getKey().split("\u0000");
+            sb.append("| ").append(key[0]).append(" | ").append(key[1]).append(" |");
+            for (double x : xs) {
+                Cell c = row.getValue().get(x);
+                sb.append(' ').append(c == null ? "" : String.format(Locale.ROOT, "%.2f ± %.2f (%d)", 100 * c.mean(), 100 * c.std(), c.n()))
+                        .append(" |");
+            }
+            sb.append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** A chart of cells: the metric (%) against the budget on a log axis, a line per (init, mode), std as error bars. */
+    public static void chart(Path png, String title, String xLabel, String yLabel, List<Cell> cells) throws IOException {
+        Map<String, List<double[]>> points = new LinkedHashMap<>();
+        for (Cell c : cells) points.computeIfAbsent(c.init() + ", " + c.mode().label(), k -> new ArrayList<>())
+                .add(new double[] {c.x(), 100 * c.mean(), 100 * c.std()});
+        Map<String, double[][]> series = new LinkedHashMap<>();
+        for (Map.Entry<String, List<double[]>> e : points.entrySet()) {
+            List<double[]> p = new ArrayList<>(e.getValue());
+            p.sort((a, b) -> Double.compare(a[0], b[0]));
+            series.put(e.getKey(), p.toArray(new double[0][]));
+        }
+        Plots.lineChart(png, title + " (mean ± std over seeds)", xLabel, yLabel, series, true);
+    }
+
+    private static List<Double> budgets(List<Cell> cells) {
+        List<Double> xs = new ArrayList<>();
+        for (Cell c : cells) if (!xs.contains(c.x())) xs.add(c.x());
+        Collections.sort(xs);
+        return xs;
+    }
+
     /** Mean and sample std per (init, mode, x), in the order the runs first reach each cell. */
     public static List<Cell> summarise(List<Run> runs) {
         Map<List<Object>, List<Double>> groups = new LinkedHashMap<>();
@@ -257,16 +302,7 @@ public final class LabelEfficiencyStudy {
             Path png = outputDir.resolve(task + ".png");
             writeAtomically(json, JSON.writeValueAsString(json(runs, cells, seconds, complete)) + "\n");
             writeAtomically(md, markdown(runs, cells, seconds, complete));
-            Map<String, double[][]> series = new LinkedHashMap<>();
-            Map<String, List<double[]>> points = new LinkedHashMap<>();
-            for (Cell c : cells) points.computeIfAbsent(c.init() + ", " + c.mode().label(), k -> new ArrayList<>())
-                    .add(new double[] {c.x(), 100 * c.mean(), 100 * c.std()});
-            for (Map.Entry<String, List<double[]>> e : points.entrySet()) {
-                List<double[]> p = new ArrayList<>(e.getValue());
-                p.sort((a, b) -> Double.compare(a[0], b[0]));
-                series.put(e.getKey(), p.toArray(new double[0][]));
-            }
-            Plots.lineChart(png, title + " (mean ± std over seeds)", xLabel, yLabel, series, true);
+            chart(png, title, xLabel, yLabel, cells);
             return new Report(task, List.copyOf(runs), cells, json, md, png, seconds);
         }
 
@@ -330,26 +366,8 @@ public final class LabelEfficiencyStudy {
             sb.append("# ").append(title).append("\n\n");
             if (!complete) sb.append("**Incomplete: the study is still running or was interrupted.**\n\n");
             sb.append("Test ").append(metric).append(" in %, mean ± sample std over seeds (n runs). Columns: ").append(xLabel).append(".\n\n");
-            List<Double> xs = new ArrayList<>();
-            for (Cell c : cells) if (!xs.contains(c.x())) xs.add(c.x());
-            Collections.sort(xs);
-            sb.append("| init | mode |");
-            for (double x : xs) sb.append(' ').append(xName.apply(x)).append(" |");
-            sb.append("\n|---|---|");
-            for (int i = 0; i < xs.size(); i++) sb.append("---:|");
-            sb.append('\n');
-            Map<String, Map<Double, Cell>> rows = new LinkedHashMap<>();
-            for (Cell c : cells) rows.computeIfAbsent(c.init() + "\u0000" + c.mode().label(), k -> new LinkedHashMap<>()).put(c.x(), c);
-            for (Map.Entry<String, Map<Double, Cell>> row : rows.entrySet()) {
-                String[] key = row.getKey().split("\u0000");
-                sb.append("| ").append(key[0]).append(" | ").append(key[1]).append(" |");
-                for (double x : xs) {
-                    Cell c = row.getValue().get(x);
-                    sb.append(' ').append(c == null ? "" : String.format(Locale.ROOT, "%.2f ± %.2f (%d)", 100 * c.mean(), 100 * c.std(), c.n()))
-                            .append(" |");
-                }
-                sb.append('\n');
-            }
+            sb.append(table(cells, xName));
+            List<Double> xs = budgets(cells);
             if (!classNames.isEmpty() && !cells.isEmpty()) {
                 double xMax = xs.get(xs.size() - 1);
                 sb.append("\nPer-class IoU (%) at ").append(xName.apply(xMax)).append(' ').append(xLabel).append(", mean over seeds:\n\n| class |");

@@ -35,6 +35,12 @@ public interface Backbone {
     /** Class logits (N, numClasses): global average pool of C5 and the linear head. Fails without a head. */
     Tensor classify(Tensor x);
 
+    /**
+     * {@link #classify} on maps that {@link #features} already computed (training code that needs both the maps
+     * and the logits of one batch runs the backbone once).
+     */
+    Tensor classifyFeatures(List<FeatureMap> features);
+
     /** Input channels the backbone expects (1 for grey, 3 for RGB). */
     long inChannels();
 

@@ -95,9 +95,14 @@ public final class ConvNeXt extends ConfiguredModule implements Backbone {
 
     @Override
     public Tensor classify(Tensor x) {
+        return classifyFeatures(features(x));
+    }
+
+    @Override
+    public Tensor classifyFeatures(List<FeatureMap> features) {
         LinearImpl h = head;
         if (h == null) throw new IllegalStateException("this convnext has no classification head (numClasses = 0)");
-        return h.forward(norm.forward(pooledFeatures(x)));
+        return h.forward(norm.forward(features.get(3).tensor().mean(2, 3)));
     }
 
     @Override

@@ -93,9 +93,14 @@ public final class ResNet extends ConfiguredModule implements Backbone {
 
     @Override
     public Tensor classify(Tensor x) {
+        return classifyFeatures(features(x));
+    }
+
+    @Override
+    public Tensor classifyFeatures(List<FeatureMap> features) {
         LinearImpl head = fc;
         if (head == null) throw new IllegalStateException("this resnet has no classification head (numClasses = 0)");
-        return head.forward(pooledFeatures(x));
+        return head.forward(features.get(3).tensor().mean(2, 3));
     }
 
     @Override

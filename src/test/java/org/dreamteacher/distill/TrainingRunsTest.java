@@ -45,13 +45,22 @@ class TrainingRunsTest {
     @BeforeAll
     static void data() throws IOException {
         Progress.setEnabled(false);
-        ImageDataset train = FashionMnist.embeddedSubset().train();
+        images = first96();
+        teacher = trainTinyTeacher(images, dir.resolve("t0"));
+    }
+
+    /** The first 96 images of the embedded training subset. */
+    static ImageDataset first96() {
         int[] first = new int[96];
         for (int i = 0; i < first.length; i++) first[i] = i;
-        images = train.subset(first);
+        return FashionMnist.embeddedSubset().train().subset(first);
+    }
+
+    /** {@link #tinyTeacher()} trained for 4 steps on {@code images} in {@code runDir}. */
+    static GaussianDiffusion trainTinyTeacher(ImageDataset images, Path runDir) throws IOException {
         TeacherTrainer.Settings s = new TeacherTrainer.Settings(4, 16, 1e-3, 0, 1, 1, 0.9, 3, 100, 1, true);
-        Path file = new TeacherTrainer(tinyTeacher(), images, s).run(dir.resolve("t0"), false).teacherFile();
-        teacher = Checkpoints.load(file, GaussianDiffusion.class);
+        Path file = new TeacherTrainer(tinyTeacher(), images, s).run(runDir, false).teacherFile();
+        return Checkpoints.load(file, GaussianDiffusion.class);
     }
 
     private static void assertSameTensors(Path a, Path b) throws IOException {

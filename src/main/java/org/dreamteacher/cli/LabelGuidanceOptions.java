@@ -1,0 +1,77 @@
+package org.dreamteacher.cli;
+
+import org.dreamteacher.data.Augmentation;
+import org.dreamteacher.data.Batches;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SegmentationDataset;
+import org.dreamteacher.data.SeededRandom;
+import org.dreamteacher.data.Splits;
+import org.dreamteacher.distill.LabelGuidance;
+import picocli.CommandLine.Option;
+
+/** The options of label-guided distillation (distill --label-guided). */
+final class LabelGuidanceOptions {
+    private static final long LABELLED_STREAM = 0x4C6162656C6C6564L; // "Labelled"
+
+    @Option(names = "--label-guided", description = {"Label-guided distillation: an interpreter learns the labels of a few images on the "
+            + "teacher's features, and the backbone's task head learns its softened predictions on every image (loss: features + "
+            + "lambda_ld x soft-target cross entropy). Classification on images; segmentation with --scenes."})
+    boolean enabled;
+
+    @Option(names = "--labels", paramLabel = "PERCENT", defaultValue = "1",
+            description = "With --label-guided on images: percent of the training images whose labels are used, balanced per class (default: ${DEFAULT-VALUE}).")
+    double percent;
+
+    @Option(names = "--labelled-scenes", paramLabel = "N", defaultValue = "100",
+            description = "With --label-guided and --scenes: how many of the scenes are labelled (default: ${DEFAULT-VALUE}).")
+    int labelledScenes;
+
+    @Option(names = "--lambda-ld", paramLabel = "L", defaultValue = "1", description = "With --label-guided: weight of the label term (default: ${DEFAULT-VALUE}).")
+    float lambdaLd;
+
+    @Option(names = "--tau", paramLabel = "T", defaultValue = "4", description = "With --label-guided: softening temperature (default: ${DEFAULT-VALUE}).")
+    float tau;
+
+    @Option(names = "--interpreter-steps", paramLabel = "N", defaultValue = "200",
+            description = "With --label-guided: training steps of the interpreter (default: ${DEFAULT-VALUE}).")
+    int interpreterSteps;
+
+    /**
+     * The label guidance of a run: on {@code scenes} (segmentation, the first {@code --labelled-scenes} labelled)
+     * when given, else on {@code images} (classification, a balanced {@code --labels} percent), or null when
+     * {@code --label-guided} is off. Checks the options through {@code command}'s usage errors.
+     */
+    LabelGuidance guidance(CliCommand command, ImageDataset images, SegmentationDataset scenes, long seed) {
+        if (!enabled) return null;
+        command.requirePositive(lambdaLd, "--lambda-ld");
+        command.requirePositive(tau, "--tau");
+        command.requirePositive(interpreterSteps, "--interpreter-steps");
+        LabelGuidance.Settings d = LabelGuidance.Settings.defaults();
+        Batches.Builder labelled;
+        LabelGuidance.Task task;
+        int numClasses;
+        int[] idx;
+        if (scenes != null) {
+            command.requirePositive(labelledScenes, "--labelled-scenes");
+            if (labelledScenes > scenes.size())
+                throw command.usage("--labelled-scenes " + labelledScenes + " is more than the " + scenes.size() + " scenes");
+            idx = new int[labelledScenes];
+            for (int i = 0; i < idx.length; i++) idx[i] = i;
+            labelled = Batches.of(scenes);
+            task = LabelGuidance.Task.SEGMENTATION;
+            numClasses = scenes.numClasses();
+        } else {
+            if (!images.hasLabels()) throw command.usage("--label-guided needs labelled images (Fashion-MNIST), not an unlabelled folder");
+            if (!(percent > 0 && percent <= 100)) throw command.usage("--labels must be a percentage in (0, 100], got " + percent);
+            idx = Splits.balancedSubset(images.labels(), images.numClasses(), percent / 100.0, SeededRandom.mix(seed, LABELLED_STREAM));
+            labelled = Batches.of(images);
+            task = LabelGuidance.Task.CLASSIFICATION;
+            numClasses = images.numClasses();
+        }
+        Batches batches = labelled.indices(idx).batchSize(Math.min(d.interpreterBatch(), idx.length)).seed(SeededRandom.mix(seed, LABELLED_STREAM))
+                .augmentation(Augmentation.flip()).build();
+        LabelGuidance.Settings settings = new LabelGuidance.Settings(lambdaLd, tau, interpreterSteps, d.interpreterBatch(), d.interpreterLr(),
+                d.diceWeight(), d.interpreterChannels());
+        return new LabelGuidance(task, numClasses, batches, settings);
+    }
+}

@@ -1,0 +1,70 @@
+package org.dreamteacher.cli;
+
+import static org.dreamteacher.cli.CliRun.assertPng;
+import static org.dreamteacher.cli.CliRun.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.nn.PixelInterpreter;
+import org.dreamteacher.nn.ResNet;
+import org.dreamteacher.nn.SegmentationHead;
+import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.Progress;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** distill --label-guided, on images (classification) and on scenes (segmentation), on tiny settings. */
+class CliLabelGuidedTest {
+    @TempDir
+    static Path dir;
+    static Path teacher;
+
+    @BeforeAll
+    static void tinyTeacher() throws Exception {
+        Progress.setEnabled(false);
+        teacher = CliRun.tinyTeacher(dir.resolve("tiny-teacher"));
+    }
+
+    private static String[] distill(Path out, String... more) {
+        String[] common = {"distill", "--teacher", teacher.toString(), "--steps", "2", "--batch", "4", "--width", "8", "--regressor-channels", "16",
+            "--interpreter-steps", "3", "--out", out.toString()};
+        return CliCommandsTest.concat(common, more);
+    }
+
+    @Test
+    void labelGuidedClassification() throws Exception {
+        Path out = dir.resolve("guided");
+        CliRun r = run(distill(out, "--label-guided", "--labels", "0.5")).expectSuccess();
+        assertTrue(r.out().contains("label guidance: classification, 30 labelled images, tau = 4.0, lambda_ld = 1.0"), r.out());
+        assertEquals(10, Checkpoints.load(out.resolve("backbone.dtt"), ResNet.class).numClasses(), "the distilled head is kept");
+        assertEquals(10, Checkpoints.load(out.resolve("interpreter.dtt"), PixelInterpreter.class).config().numClasses());
+        List<JsonNode> log = MetricsLog.read(out.resolve("metrics.jsonl"));
+        assertTrue(log.get(log.size() - 1).get("label_distill").asDouble() > 0, log.toString());
+        assertTrue(Files.isRegularFile(out.resolve("interpreter-metrics.jsonl")));
+        assertPng(out.resolve("loss-curve.png"));
+    }
+
+    @Test
+    void labelGuidedSegmentationOnScenes() throws Exception {
+        Path out = dir.resolve("guided-scenes");
+        CliRun r = run(distill(out, "--scenes", "8", "--label-guided", "--labelled-scenes", "4")).expectSuccess();
+        assertTrue(r.out().contains("label guidance: segmentation, 4 labelled images"), r.out());
+        assertTrue(r.out().contains("8 images"), r.out());
+        assertEquals(11, Checkpoints.load(out.resolve("seghead.dtt"), SegmentationHead.class).config().numClasses());
+    }
+
+    @Test
+    void badLabelGuidanceOptions() {
+        run(distill(dir.resolve("bad1"), "--label-guided", "--labels", "0")).expectOneLineError(2, "--labels");
+        run(distill(dir.resolve("bad2"), "--label-guided", "--labels", "101")).expectOneLineError(2, "--labels");
+        run(distill(dir.resolve("bad3"), "--scenes", "8", "--label-guided", "--labelled-scenes", "9")).expectOneLineError(2, "--labelled-scenes");
+        run(distill(dir.resolve("bad4"), "--label-guided", "--tau", "0")).expectOneLineError(2, "--tau");
+        run(distill(dir.resolve("bad5"), "--scenes", "-1")).expectOneLineError(2, "--scenes");
+    }
+}
