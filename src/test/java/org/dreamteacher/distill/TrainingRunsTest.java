@@ -50,7 +50,7 @@ class TrainingRunsTest {
     }
 
     /** The first 96 images of the embedded training subset. */
-    static ImageDataset first96() {
+    static ImageDataset first96() throws IOException {
         int[] first = new int[96];
         for (int i = 0; i < first.length; i++) first[i] = i;
         return FashionMnist.embeddedSubset().train().subset(first);
