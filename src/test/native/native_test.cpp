@@ -14,6 +14,8 @@
 //      untouched; finite inputs give the same results with the check on;
 //   4. extreme finite values (logits of magnitude 1e4 and 1e30, denormals, zeros) give finite losses;
 //   5. several threads calling the kernels at once get the single-threaded results.
+// Built with -DDT_TEST_CUDA_HOST_MEMORY against the CPU emulation of the CUDA kernels
+// (src/test/native/run.sh cuda-emulated), it runs the non-finite cases through dt_cuda_* as well.
 // Exit status 0 when every check passed; the failures are printed.
 #include <cmath>
 #include <cstdint>
@@ -31,6 +33,7 @@ namespace {
 
 int g_failures = 0;
 int g_checks = 0;
+int g_cuda_cases = 0;  // non-finite cases also run through the (emulated) CUDA kernels
 
 #define EXPECT(cond, ...)                                                  \
     do {                                                                   \
@@ -212,6 +215,15 @@ struct Problem {
             case MSE: return dt_whitened_mse_f32(s, t, n, c, h, w, mode, scalar, grad_scale, loss, grad);
             case AT: return dt_attention_transfer_f32(s, c, t, c2, n, h, w, scalar, mode, eps, grad_scale, loss, grad);
             default: return dt_soft_target_ce_f32(s, t, n, c, h, scalar, grad_scale, loss, grad);
+        }
+    }
+    // The CUDA entry point on the same pointers: only meaningful where device memory is host memory
+    // (the CPU emulation of the CUDA kernels, cuda/test/emulator), then synchronous.
+    dt_status run_cuda(const float* s, const float* t, float* loss, float* grad) const {
+        switch (kind) {
+            case MSE: return dt_cuda_whitened_mse_f32(s, t, n, c, h, w, mode, scalar, grad_scale, loss, grad, nullptr);
+            case AT: return dt_cuda_attention_transfer_f32(s, c, t, c2, n, h, w, scalar, mode, eps, grad_scale, loss, grad, nullptr);
+            default: return dt_cuda_soft_target_ce_f32(s, t, n, c, h, scalar, grad_scale, loss, grad, nullptr);
         }
     }
     double reference(const float* s, const float* t) const {
@@ -448,6 +460,13 @@ void test_non_finite() {
                                              "]=" + bad_names[b];
                     // Policy: propagated, never hidden.
                     Buffer loss(1), grad(pr.student_count());
+#ifdef DT_TEST_CUDA_HOST_MEMORY
+                    // The CUDA kernels too (emulated on the CPU: device pointers are host pointers).
+                    EXPECT(pr.run_cuda(s.data, t.data, loss.data, grad.data) == DT_OK, "%s (cuda): %s", what.c_str(),
+                           dt_last_error());
+                    EXPECT(!std::isfinite(loss.data[0]), "%s (cuda): finite loss %g", what.c_str(), loss.data[0]);
+                    ++g_cuda_cases;
+#endif
                     dt_set_check_finite(0);
                     EXPECT(pr.run(s.data, t.data, loss.data, grad.data) == DT_OK, "%s: %s", what.c_str(), dt_last_error());
                     EXPECT(!std::isfinite(loss.data[0]), "%s: finite loss %g", what.c_str(), loss.data[0]);
@@ -518,7 +537,8 @@ void test_non_finite() {
                "%s: the check changed a finite result", pr.describe().c_str());
         dt_set_check_finite(0);
     }
-    std::printf("non-finite inputs: %d cases, %lld failures\n", cases, (long long)(g_failures - before));
+    std::printf("non-finite inputs: %d cases (%d through the CUDA kernels), %lld failures\n", cases, g_cuda_cases,
+                (long long)(g_failures - before));
 }
 
 // ---- extreme finite values ------------------------------------------------------------------------------
@@ -621,8 +641,19 @@ void test_concurrent_callers() {
 }  // namespace
 
 int main() {
+    // The check's initial setting comes from DT_CHECK_FINITE, read when it is first needed (here).
+    setenv("DT_CHECK_FINITE", "1", 1);
+    EXPECT(dt_check_finite() == 1, "DT_CHECK_FINITE=1 did not turn the check on");
+    dt_set_check_finite(0);
+    EXPECT(dt_check_finite() == 0, "dt_set_check_finite(0) did not turn the check off");
     std::printf("dreamteacher native tests, library %s, %d threads, cuda available: %d\n", dt_version(),
                 dt_num_threads(), dt_cuda_available());
+#ifdef DT_TEST_CUDA_HOST_MEMORY
+    // Built against the CPU emulation of the CUDA kernels: the non-finite policy of the CUDA kernels.
+    test_non_finite();
+    std::printf("%d checks, %d failures\n", g_checks, g_failures);
+    return g_failures == 0 && g_cuda_cases > 0 ? 0 : 1;
+#endif
     test_bad_arguments();
     test_non_finite();
     test_extremes();

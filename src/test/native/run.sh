@@ -6,6 +6,9 @@
 #   src/test/native/run.sh fuzz [SECONDS]  libFuzzer build (clang) in target/native-fuzz, then each fuzz
 #                                          target for SECONDS (default 20); corpora in target/native-fuzz/corpus
 #   src/test/native/run.sh all [SECONDS]   both
+#   src/test/native/run.sh cuda-emulated   the non-finite cases of the test program through the CUDA kernels,
+#                                          run on the CPU by the emulator of cuda/test/emulator (ASan + UBSan;
+#                                          needs python3; not part of `all`)
 #
 # Without clang and libFuzzer (Debian: apt-get install clang libclang-rt-dev) the fuzz step says so and is
 # skipped; .ci/run installs them. A sanitizer report, a failed check or a fuzz crash ends the script with a
@@ -81,9 +84,25 @@ fuzz() {
     return $status
 }
 
+cuda_emulated() {
+    local build="$root/target/native-cuda-emu" here="$root/cuda/test/emulator"
+    echo "== non-finite inputs through the CUDA kernels, emulated on the CPU ($build)"
+    mkdir -p "$build/src"
+    local f
+    for f in device whitened_mse attention_transfer soft_target_ce; do
+        python3 "$here/prep.py" "$root/cuda/$f.cu" "$build/src/cu_$f.cpp"
+    done
+    g++ -std=c++17 -pthread -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+        -DDT_TEST_CUDA_HOST_MEMORY -DDT_VERSION='"emu"' -I "$here/include" -I "$root/cuda" \
+        -I "$root/src/main/native/include" -I "$root/src/main/native" "$here/emu.cpp" "$build"/src/cu_*.cpp \
+        "$root"/src/main/native/*.cpp "$root/src/test/native/native_test.cpp" -o "$build/dt_native_test_cuda_emu"
+    ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0:detect_stack_use_after_return=0" "$build/dt_native_test_cuda_emu"
+}
+
 case "$what" in
     sanitize) sanitize ;;
     fuzz) fuzz ;;
     all) sanitize && fuzz ;;
-    *) echo "usage: $0 [sanitize|fuzz [SECONDS]|all [SECONDS]]" >&2; exit 2 ;;
+    cuda-emulated) cuda_emulated ;;
+    *) echo "usage: $0 [sanitize|fuzz [SECONDS]|all [SECONDS]|cuda-emulated]" >&2; exit 2 ;;
 esac
