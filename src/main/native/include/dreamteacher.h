@@ -15,8 +15,9 @@
  * before writing anything; at the first non-finite element they return DT_ERR_NON_FINITE, write
  * nothing, and dt_last_error() names the tensor and the element:
  *   "<function>: tensor '<name>' holds a non-finite value (<nan|inf|-inf>) at index <i> (<coordinates>)"
- * with <i> the flat row-major index and the coordinates in the tensor's own dimensions, e.g.
- * "(n=0, c=1, h=2, w=3)". Scalar arguments (eps, temperature, pool_p, grad_scale) are always checked.
+ * with <i> the flat row-major index and the coordinates in the tensor's own dimensions: "(n=0, c=1,
+ * h=2, w=3)", "(n, cs|ct, h, w)" for attention transfer, "(n, k, p)" for logits. The student is scanned
+ * before the teacher. Scalar arguments (eps, temperature, pool_p, grad_scale) are always checked.
  *
  * CPU functions are synchronous and bit-identical for any dt_set_num_threads() value.
  * dt_cuda_* functions take device pointers (loss included) and a cudaStream_t (null = default
@@ -79,9 +80,9 @@ DT_API void dt_set_num_threads(int32_t n);
 
 /* The optional non-finite input check (see the top of this file), process-wide. on != 0 turns it on,
  * 0 off. Default: off, unless the environment variable DT_CHECK_FINITE is "1" when the library first
- * needs the setting. It costs one extra read of the inputs. The dt_cuda_*
- * functions do not scan device memory (that would need a synchronisation): their inputs propagate as
- * described above; the Java API checks CUDA tensors itself when the check is on. */
+ * needs the setting. It costs one extra read of the inputs. The dt_cuda_* functions do not scan
+ * device memory (that would need a synchronisation): their inputs propagate as described above; the
+ * Java API checks CUDA tensors itself when the check is on. */
 DT_API void dt_set_check_finite(int32_t on);
 DT_API int32_t dt_check_finite(void);
 
