@@ -49,11 +49,15 @@ struct RowSums {
 
 // The two exponentials of one logit pair (recomputed identically by the gradient pass when the
 // row is not cached); zs returned for the loss term.
+// Non-finite inputs propagate to the loss (dreamteacher.h): a teacher -Inf would not by itself
+// (its exponential is 0 and the loss stays finite), so 0 * zt is added to zs: +-0 for a finite
+// teacher logit (zs unchanged), NaN for a teacher -Inf or NaN, which then reaches the loss.
 __device__ __forceinline__ void softmax_terms(float sv, float tv, float ms, float mt, float inv_tau,
                                               float& es, float& et, float& zs) {
-    zs = (sv - ms) * inv_tau;
+    const float zt = (tv - mt) * inv_tau;
+    zs = (sv - ms) * inv_tau + 0.0f * zt;
     es = expf(zs);
-    et = expf((tv - mt) * inv_tau);
+    et = expf(zt);
 }
 
 __device__ __forceinline__ void accumulate(float sv, float tv, float ms, float mt, float es,

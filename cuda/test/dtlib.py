@@ -12,7 +12,7 @@ import struct
 SKIP = 77
 
 # dt_status
-DT_OK, DT_ERR_INVALID_ARGUMENT, DT_ERR_UNSUPPORTED, DT_ERR_CUDA = 0, 1, 2, 3
+DT_OK, DT_ERR_INVALID_ARGUMENT, DT_ERR_UNSUPPORTED, DT_ERR_CUDA, DT_ERR_NON_FINITE = 0, 1, 2, 3, 4
 # Whitening of the teacher in dt_[cuda_]whitened_mse_f32.
 WHITEN_PER_SAMPLE, WHITEN_PER_PIXEL = 0, 1
 # Distance between normalised attention maps in dt_[cuda_]attention_transfer_f32.
@@ -35,6 +35,8 @@ SIGNATURES = {
     "dt_version": (ctypes.c_char_p, []),
     "dt_num_threads": (_I32, []),
     "dt_set_num_threads": (None, [_I32]),
+    "dt_set_check_finite": (None, [_I32]),
+    "dt_check_finite": (_I32, []),
     "dt_cuda_available": (_I32, []),
     "dt_cuda_whitened_mse_f32": (_STATUS, [_P, _P, _I64, _I64, _I64, _I64, _I32, _F, _F, _P, _P, _P]),
     "dt_cuda_attention_transfer_f32": (_STATUS, [_P, _I64, _P, _I64, _I64, _I64, _I64, _F, _I32, _F,

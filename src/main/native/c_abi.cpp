@@ -2,8 +2,11 @@
 // thread-local error messages, and dispatch to the CPU (dt::cpu) or CUDA (dt::cuda) kernels.
 // Every check runs before anything is written, so a rejected call leaves all outputs untouched.
 
+#include <atomic>
 #include <cmath>
 #include <cstdarg>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <cstdint>
 #include <new>
@@ -112,10 +115,104 @@ bool check(const char* fn, const SoftTargetCeArgs& a) {
            require_finite(fn, "grad_scale", a.grad_scale);
 }
 
+// ---- the optional non-finite input check ----------------------------------------------------------
+
+// -1: not read yet (DT_CHECK_FINITE decides on first use), 0: off, 1: on.
+std::atomic<int> g_check_finite{-1};
+
+bool check_finite_enabled() {
+    int v = g_check_finite.load(std::memory_order_relaxed);
+    if (v < 0) {
+        const char* env = std::getenv("DT_CHECK_FINITE");
+        int initial = env != nullptr && std::strcmp(env, "1") == 0 ? 1 : 0;
+        g_check_finite.compare_exchange_strong(v, initial, std::memory_order_relaxed);
+        v = g_check_finite.load(std::memory_order_relaxed);
+    }
+    return v == 1;
+}
+
+inline bool non_finite_bits(uint32_t bits) { return (bits & 0x7f800000u) == 0x7f800000u; }
+
+// Flat index of the first NaN or Inf among x[0, count), or -1. Blocks are first tested with a
+// branch-free OR of the exponent tests (vectorised), the failing block is then searched.
+int64_t first_non_finite(const float* x, int64_t count) {
+    constexpr int64_t kBlock = 1024;
+    for (int64_t b = 0; b < count; b += kBlock) {
+        const int64_t len = count - b < kBlock ? count - b : kBlock;
+        uint32_t any = 0;
+        for (int64_t i = 0; i < len; ++i) {
+            uint32_t bits;
+            std::memcpy(&bits, x + b + i, sizeof bits);
+            any |= static_cast<uint32_t>(non_finite_bits(bits));
+        }
+        if (any == 0) continue;
+        for (int64_t i = 0; i < len; ++i)
+            if (!std::isfinite(x[b + i])) return b + i;
+    }
+    return -1;
+}
+
+// Records the DT_ERR_NON_FINITE message for x[index] of a tensor of `rank` dims named dim_names.
+bool report_non_finite(const char* fn, const char* tensor, const float* x, int64_t index,
+                       const int64_t* dims, const char* const* dim_names, int rank) {
+    int64_t coord[4] = {0, 0, 0, 0};
+    int64_t rest = index;
+    for (int i = rank - 1; i >= 0; --i) {
+        coord[i] = rest % dims[i];
+        rest /= dims[i];
+    }
+    char where[160] = "";
+    size_t used = 0;
+    for (int i = 0; i < rank && used < sizeof where; ++i) {
+        const int written = std::snprintf(where + used, sizeof where - used, "%s%s=%lld",
+                                          i == 0 ? "" : ", ", dim_names[i],
+                                          static_cast<long long>(coord[i]));
+        if (written < 0) break;
+        used += static_cast<size_t>(written);
+    }
+    const float v = x[index];
+    const char* kind = std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+    set_error("%s: tensor '%s' holds a non-finite value (%s) at index %lld (%s)", fn, tensor, kind,
+              static_cast<long long>(index), where);
+    return false;
+}
+
+bool require_finite_tensor(const char* fn, const char* tensor, const float* x, const int64_t* dims,
+                           const char* const* dim_names, int rank) {
+    int64_t count = 1;
+    for (int i = 0; i < rank; ++i) count *= dims[i];  // fits: require_element_count passed
+    const int64_t bad = first_non_finite(x, count);
+    return bad < 0 || report_non_finite(fn, tensor, x, bad, dims, dim_names, rank);
+}
+
+bool inputs_finite(const char* fn, const WhitenedMseArgs& a) {
+    static const char* const names[] = {"n", "c", "h", "w"};
+    const int64_t dims[] = {a.n, a.c, a.h, a.w};
+    return require_finite_tensor(fn, "student", a.student, dims, names, 4) &&
+           require_finite_tensor(fn, "teacher", a.teacher, dims, names, 4);
+}
+
+bool inputs_finite(const char* fn, const AttentionTransferArgs& a) {
+    static const char* const student_names[] = {"n", "cs", "h", "w"};
+    static const char* const teacher_names[] = {"n", "ct", "h", "w"};
+    const int64_t student_dims[] = {a.n, a.cs, a.h, a.w};
+    const int64_t teacher_dims[] = {a.n, a.ct, a.h, a.w};
+    return require_finite_tensor(fn, "student", a.student, student_dims, student_names, 4) &&
+           require_finite_tensor(fn, "teacher", a.teacher, teacher_dims, teacher_names, 4);
+}
+
+bool inputs_finite(const char* fn, const SoftTargetCeArgs& a) {
+    static const char* const names[] = {"n", "k", "p"};
+    const int64_t dims[] = {a.n, a.k, a.positions};
+    return require_finite_tensor(fn, "student_logits", a.student_logits, dims, names, 3) &&
+           require_finite_tensor(fn, "teacher_logits", a.teacher_logits, dims, names, 3);
+}
+
 // Runs a CPU kernel after the checks; no exception may cross the C boundary.
 template <class Args, class Kernel>
 dt_status run_cpu(const char* fn, const Args& a, Kernel kernel) {
     if (!check(fn, a)) return DT_ERR_INVALID_ARGUMENT;
+    if (check_finite_enabled() && !inputs_finite(fn, a)) return DT_ERR_NON_FINITE;
     try {
         kernel(a);
     } catch (const std::bad_alloc&) {
@@ -207,6 +304,10 @@ const char* dt_version(void) { return DT_VERSION; }
 int32_t dt_num_threads(void) { return dt::num_threads(); }
 
 void dt_set_num_threads(int32_t n) { dt::set_num_threads(n); }
+
+void dt_set_check_finite(int32_t on) { dt::g_check_finite.store(on != 0 ? 1 : 0, std::memory_order_relaxed); }
+
+int32_t dt_check_finite(void) { return dt::check_finite_enabled() ? 1 : 0; }
 
 int32_t dt_cuda_available(void) {
     const char* why = "";

@@ -26,6 +26,13 @@ namespace cpu {
 
 namespace {
 
+// Non-finite inputs propagate to the loss (dreamteacher.h). A NaN or +Inf logit does so by itself
+// (through the max subtraction), and so does a student -Inf (its log-softmax term is -Inf), but a
+// teacher -Inf would not: exp_nonpos clamps its exponential to e^-708 and the loss stays finite.
+// So "+ 0.0 * zt" is added to each student z: it is +-0 for a finite teacher logit, which leaves
+// zs's value and bits unchanged (zs <= 0, and -0 + -0 = -0, +0 + -0 = +0 give the same results
+// below), and NaN for a teacher -Inf (or NaN), which then reaches Z_s and the loss.
+//
 // Elements per parallel range: exp-bound, so smaller than kGrain is still cheap to hand out.
 constexpr int64_t kCeGrain = kGrain / 4;
 
@@ -75,9 +82,10 @@ DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t posi
         double* es = stored ? stored + q * len : es_row;
         double* et = stored ? stored + (k + q) * len : et_row;
         for (int64_t p = 0; p < len; ++p) {
-            const double zs = (static_cast<double>(sq[p]) - ms[p]) * inv_tau;
+            const double zt = (static_cast<double>(tq[p]) - mt[p]) * inv_tau;
+            const double zs = (static_cast<double>(sq[p]) - ms[p]) * inv_tau + 0.0 * zt;  // non-finite note above
             es[p] = exp_nonpos(zs, z_min);
-            et[p] = exp_nonpos((static_cast<double>(tq[p]) - mt[p]) * inv_tau, z_min);
+            et[p] = exp_nonpos(zt, z_min);
             z_s[p] += es[p];
             z_t[p] += et[p];
             dot[p] += et[p] * zs;
@@ -156,9 +164,10 @@ DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_
         double* es = stored ? stored + q0 : es_chunk;
         double* et = stored ? stored + k + q0 : et_chunk;
         for (int64_t j = 0; j < len; ++j) {
-            zs[j] = (static_cast<double>(s[q0 + j]) - ms) * inv_tau;
+            const double zt = (static_cast<double>(t[q0 + j]) - mt) * inv_tau;
+            zs[j] = (static_cast<double>(s[q0 + j]) - ms) * inv_tau + 0.0 * zt;  // non-finite note above
             es[j] = exp_nonpos(zs[j], z_min);
-            et[j] = exp_nonpos((static_cast<double>(t[q0 + j]) - mt) * inv_tau, z_min);
+            et[j] = exp_nonpos(zt, z_min);
         }
         // Class q goes to lane q % kRowLanes, the row's last (k % kRowLanes) classes to lane 0.
         int64_t j = 0;

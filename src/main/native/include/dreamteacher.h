@@ -8,6 +8,17 @@
  * On a bad argument a function returns DT_ERR_INVALID_ARGUMENT, writes nothing to its outputs, and
  * dt_last_error() returns a message (thread-local) that names the offending argument.
  *
+ * Non-finite inputs (NaN, +Inf, -Inf in a tensor): by default they are not looked for, and they
+ * propagate: a NaN or infinite input element gives a NaN or infinite loss (never a finite one that
+ * hides it); the gradient may then hold NaN or Inf too. With the optional check on (see
+ * dt_set_check_finite), the CPU functions scan their input tensors after the argument checks and
+ * before writing anything; at the first non-finite element they return DT_ERR_NON_FINITE, write
+ * nothing, and dt_last_error() names the tensor and the element:
+ *   "<function>: tensor '<name>' holds a non-finite value (<nan|inf|-inf>) at index <i> (<coordinates>)"
+ * with <i> the flat row-major index and the coordinates in the tensor's own dimensions: "(n=0, c=1,
+ * h=2, w=3)", "(n, cs|ct, h, w)" for attention transfer, "(n, k, p)" for logits. The student is scanned
+ * before the teacher. Scalar arguments (eps, temperature, pool_p, grad_scale) are always checked.
+ *
  * CPU functions are synchronous and bit-identical for any dt_set_num_threads() value.
  * dt_cuda_* functions take device pointers (loss included) and a cudaStream_t (null = default
  * stream); they only enqueue work, so the results are ready once the stream is synchronised.
@@ -31,7 +42,8 @@ typedef enum {
     DT_OK = 0,
     DT_ERR_INVALID_ARGUMENT = 1,
     DT_ERR_UNSUPPORTED = 2,
-    DT_ERR_CUDA = 3
+    DT_ERR_CUDA = 3,
+    DT_ERR_NON_FINITE = 4  /* only with dt_set_check_finite(1): an input tensor holds NaN or Inf */
 } dt_status;
 
 /* Whitening of the teacher in dt_whitened_mse_f32. */
@@ -65,6 +77,14 @@ DT_API const char* dt_version(void);
  * the default. The results do not depend on this number. */
 DT_API int32_t dt_num_threads(void);
 DT_API void dt_set_num_threads(int32_t n);
+
+/* The optional non-finite input check (see the top of this file), process-wide. on != 0 turns it on,
+ * 0 off. Default: off, unless the environment variable DT_CHECK_FINITE is "1" when the library first
+ * needs the setting. It costs one extra read of the inputs. The dt_cuda_* functions do not scan
+ * device memory (that would need a synchronisation): their inputs propagate as described above; the
+ * Java API checks CUDA tensors itself when the check is on. */
+DT_API void dt_set_check_finite(int32_t on);
+DT_API int32_t dt_check_finite(void);
 
 /* CUDA: 1 if the library was built with CUDA and a device is usable, else 0 (see dt_last_error). */
 DT_API int32_t dt_cuda_available(void);

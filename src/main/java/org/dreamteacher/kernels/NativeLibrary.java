@@ -11,6 +11,9 @@ public final class NativeLibrary {
     private static String tryLoad() {
         try {
             DreamTeacherNative.load();
+            // The C ABI reads DT_CHECK_FINITE itself; the system property, when set, overrides it.
+            Boolean checkFinite = FiniteCheck.propertySetting();
+            if (checkFinite != null) DreamTeacherNative.dt_set_check_finite(checkFinite ? 1 : 0);
             return null;
         } catch (Throwable e) {
             return "the native library could not be loaded (" + e + ")";

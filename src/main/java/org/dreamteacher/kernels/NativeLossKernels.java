@@ -21,6 +21,7 @@ abstract class NativeLossKernels implements LossKernels {
     public LossResult whitenedMse(Tensor student, Tensor teacher, WhitenMode mode, float eps, float gradScale,
             boolean computeGrad) {
         long[] d = TensorChecks.whitenedMse(student, teacher);
+        if (javaFiniteCheck()) FiniteCheck.whitenedMse(name() + " whitenedMse", student, teacher, d);
         return call(student, computeGrad, (loss, grad, stream) -> whitenedMse(address(student), address(teacher),
                 d[0], d[1], d[2], d[3], mode, eps, gradScale, loss, grad, stream));
     }
@@ -29,6 +30,7 @@ abstract class NativeLossKernels implements LossKernels {
     public LossResult attentionTransfer(Tensor student, Tensor teacher, float poolP, AttentionDistance distance,
             float eps, float gradScale, boolean computeGrad) {
         long[] d = TensorChecks.attentionTransfer(student, teacher);
+        if (javaFiniteCheck()) FiniteCheck.attentionTransfer(name() + " attentionTransfer", student, teacher, d);
         return call(student, computeGrad, (loss, grad, stream) -> attentionTransfer(address(student), d[1],
                 address(teacher), d[2], d[0], d[3], d[4], poolP, distance, eps, gradScale, loss, grad, stream));
     }
@@ -37,8 +39,18 @@ abstract class NativeLossKernels implements LossKernels {
     public LossResult softTargetCe(Tensor studentLogits, Tensor teacherLogits, float temperature, float gradScale,
             boolean computeGrad) {
         long[] d = TensorChecks.softTargetCe(studentLogits, teacherLogits);
+        if (javaFiniteCheck()) FiniteCheck.softTargetCe(name() + " softTargetCe", studentLogits, teacherLogits, d);
         return call(studentLogits, computeGrad, (loss, grad, stream) -> softTargetCe(address(studentLogits),
                 address(teacherLogits), d[0], d[1], d[2], temperature, gradScale, loss, grad, stream));
+    }
+
+    /**
+     * Whether the tensor inputs are checked for NaN and infinities here, with libtorch: when the
+     * {@link FiniteCheck} is on and the C ABI cannot do it (device memory). The cpu backend's check runs in the
+     * C ABI.
+     */
+    private boolean javaFiniteCheck() {
+        return cudaTensors() && FiniteCheck.enabled();
     }
 
     @FunctionalInterface

@@ -87,7 +87,8 @@ public final class ReferenceLossKernels implements LossKernels {
     @Override
     public LossResult whitenedMse(Tensor student, Tensor teacher, WhitenMode mode, float eps, float gradScale,
             boolean computeGrad) {
-        TensorChecks.whitenedMse(student, teacher);
+        long[] d = TensorChecks.whitenedMse(student, teacher);
+        if (FiniteCheck.enabled()) FiniteCheck.whitenedMse("reference whitenedMse", student, teacher, d);
         requirePositive("eps", eps);
         requireFinite("grad_scale", gradScale);
         return evaluate(student, computeGrad, gradScale, s -> whitenedMseLoss(s, teacher.detach(), mode, eps));
@@ -96,7 +97,8 @@ public final class ReferenceLossKernels implements LossKernels {
     @Override
     public LossResult attentionTransfer(Tensor student, Tensor teacher, float poolP, AttentionDistance distance,
             float eps, float gradScale, boolean computeGrad) {
-        TensorChecks.attentionTransfer(student, teacher);
+        long[] d = TensorChecks.attentionTransfer(student, teacher);
+        if (FiniteCheck.enabled()) FiniteCheck.attentionTransfer("reference attentionTransfer", student, teacher, d);
         requirePositive("pool_p", poolP);
         requirePositive("eps", eps);
         requireFinite("grad_scale", gradScale);
@@ -107,7 +109,8 @@ public final class ReferenceLossKernels implements LossKernels {
     @Override
     public LossResult softTargetCe(Tensor studentLogits, Tensor teacherLogits, float temperature, float gradScale,
             boolean computeGrad) {
-        TensorChecks.softTargetCe(studentLogits, teacherLogits);
+        long[] d = TensorChecks.softTargetCe(studentLogits, teacherLogits);
+        if (FiniteCheck.enabled()) FiniteCheck.softTargetCe("reference softTargetCe", studentLogits, teacherLogits, d);
         requirePositive("temperature", temperature);
         requireFinite("grad_scale", gradScale);
         return evaluate(studentLogits, computeGrad, gradScale,

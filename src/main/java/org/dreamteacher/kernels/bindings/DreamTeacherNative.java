@@ -29,6 +29,7 @@ public final class DreamTeacherNative {
     public static final int DT_ERR_INVALID_ARGUMENT = 1;
     public static final int DT_ERR_UNSUPPORTED = 2;
     public static final int DT_ERR_CUDA = 3;
+    public static final int DT_ERR_NON_FINITE = 4;
 
     public static final int DT_WHITEN_PER_SAMPLE = 0;
     public static final int DT_WHITEN_PER_PIXEL = 1;
@@ -83,6 +84,10 @@ public final class DreamTeacherNative {
     public static native @Cast("int32_t") int dt_num_threads();
 
     public static native void dt_set_num_threads(@Cast("int32_t") int n);
+
+    public static native void dt_set_check_finite(@Cast("int32_t") int on);
+
+    public static native @Cast("int32_t") int dt_check_finite();
 
     public static native @Cast("int32_t") int dt_cuda_available();
 }
