@@ -57,7 +57,7 @@ public final class DistributedContext implements DataParallel, AutoCloseable {
         long ms = o.timeout().toMillis();
         String where = o.masterAddr() + ":" + o.masterPort();
         TCPStore store;
-        try (PointerScope scope = new PointerScope()) {
+        try {
             TCPStoreOptions so = new TCPStoreOptions();
             so.port((short) o.masterPort());
             so.isServer(o.rank() == 0);
@@ -65,18 +65,18 @@ public final class DistributedContext implements DataParallel, AutoCloseable {
             so.waitWorkers(true);
             so.timeout(new Milliseconds(ms));
             store = new TCPStore(o.masterAddr(), so);
-            scope.detach(store);
+            store.retainReference(); // kept for the life of the process even if the caller has a PointerScope open
         } catch (RuntimeException e) {
             throw new DistributedException("rank " + o.rank() + " of " + o.worldSize() + ": the ranks did not all meet at " + where
                     + " within " + seconds(ms) + " (" + (o.rank() == 0 ? "some rank never joined" : "is rank 0 running there?") + "): "
                     + firstLine(e), e);
         }
         ProcessGroupGloo group;
-        try (PointerScope scope = new PointerScope()) {
+        try {
             ProcessGroupGloo.Options go = ProcessGroupGloo.Options.create(new Milliseconds(ms));
             go.devices().push_back(device(o.masterAddr()));
             group = new ProcessGroupGloo(store, o.rank(), o.worldSize(), go);
-            scope.detach(group);
+            group.retainReference();
         } catch (RuntimeException e) {
             throw new DistributedException("rank " + o.rank() + " of " + o.worldSize() + ": the Gloo process group could not connect the ranks within "
                     + seconds(ms) + ": " + firstLine(e), e);

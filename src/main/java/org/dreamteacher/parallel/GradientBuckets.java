@@ -66,15 +66,12 @@ public final class GradientBuckets implements AutoCloseable {
             bytes += 4 * sizes[i];
         }
         if (!current.isEmpty()) addBucket(current);
-        PointerScope scope = PointerScope.getInnerScope();
         sum = new AllreduceOptions();
         sum.reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM));
         sum.timeout(new Milliseconds(timeoutMs));
+        sum.retainReference(); // outlives the caller's PointerScope, released by close()
         worldScalar = new Scalar((double) world);
-        if (scope != null) {
-            scope.detach(sum);
-            scope.detach(worldScalar);
-        }
+        worldScalar.retainReference();
     }
 
     private void addBucket(List<Integer> idx) {
@@ -82,8 +79,7 @@ public final class GradientBuckets implements AutoCloseable {
         long[] off = new long[m.length + 1];
         for (int j = 0; j < m.length; j++) off[j + 1] = off[j] + sizes[m[j]];
         Tensor flat = torch.zeros(new long[] {off[m.length]}, new TensorOptions(ScalarType.Float));
-        PointerScope scope = PointerScope.getInnerScope();
-        if (scope != null) scope.detach(flat); // lives as long as these buckets, not the caller's step
+        flat.retainReference(); // lives as long as these buckets, not the caller's step: released by close()
         members.add(m);
         offsets.add(off);
         flats.add(flat);
@@ -163,9 +159,9 @@ public final class GradientBuckets implements AutoCloseable {
 
     @Override
     public void close() {
-        for (Tensor t : flats) t.close();
+        for (Tensor t : flats) t.releaseReference();
         flats.clear();
-        sum.close();
-        worldScalar.close();
+        sum.releaseReference();
+        worldScalar.releaseReference();
     }
 }
