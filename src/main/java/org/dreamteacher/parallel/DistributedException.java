@@ -1,7 +1,7 @@
 package org.dreamteacher.parallel;
 
 /** A data-parallel run cannot go on: a rank did not join, died, or stopped answering within the timeout. */
-public final class DistributedException extends RuntimeException {
+public final class DistributedException extends IllegalStateException {
     public DistributedException(String message) {
         super(message);
     }
