@@ -97,6 +97,9 @@ final class DistillCommand extends CliCommand {
     @Mixin
     LabelGuidanceOptions guided;
 
+    @Mixin
+    ParallelOptions parallel;
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "runs/distill", description = "Run folder (default: ${DEFAULT-VALUE}).")
     Path out;
 
@@ -126,6 +129,9 @@ final class DistillCommand extends CliCommand {
             if (scenes != 0 || guided.enabled) throw usage("--features trains on the store's images: drop --scenes and --label-guided");
             requireDirectory(features, "--features");
         }
+        parallel.requireDivisible(this, batch);
+        if (guided.enabled && parallel.worldSize(this) > 1) throw usage("--label-guided runs in one process only: drop --nproc/--world-size");
+        if (parallel.launchesWorkers()) return parallel.launchWorkers(this);
         TorchRuntime.init();
         LossKernels kernels = kernels();
         if (features != null) return distillStored(kernels, mode);
@@ -161,7 +167,10 @@ final class DistillCommand extends CliCommand {
                     num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
             if (guidance != null) out().printf(Locale.ROOT, "  label guidance: %s%n", guidance.describe());
             out().flush();
-            Distiller.Result r = distiller.run(out, resume);
+            org.dreamteacher.parallel.DataParallel dp = parallel.join(this);
+            Distiller.Result r = distiller.parallel(dp).run(out, resume);
+            parallel.report(this);
+            if (!dp.writesFiles()) return 0;
             out().printf(Locale.ROOT, "distilled %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
             out().printf(Locale.ROOT, "backbone: %s%n", r.backboneFile());
             if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss",
@@ -236,7 +245,10 @@ final class DistillCommand extends CliCommand {
         out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
                 num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
         out().flush();
-        Distiller.Result r = distiller.run(out, resume);
+        org.dreamteacher.parallel.DataParallel dp = parallel.join(this);
+        Distiller.Result r = distiller.parallel(dp).run(out, resume);
+        parallel.report(this);
+        if (!dp.writesFiles()) return r;
         out().printf(Locale.ROOT, "distilled %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
         out().printf(Locale.ROOT, "backbone: %s%n", r.backboneFile());
         if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss",

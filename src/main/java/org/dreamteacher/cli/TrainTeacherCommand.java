@@ -23,6 +23,9 @@ final class TrainTeacherCommand extends CliCommand {
     @Mixin
     UNetOptions unet;
 
+    @Mixin
+    ParallelOptions parallel;
+
     @Option(names = "--steps", paramLabel = "N", defaultValue = "20000", description = "Training steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
@@ -66,6 +69,8 @@ final class TrainTeacherCommand extends CliCommand {
         if (!(ema >= 0 && ema < 1)) throw usage("--ema must be in [0, 1), got " + ema);
         if (samples < 0) throw usage("--samples must be >= 0, got " + samples);
         requirePositive(sampleSteps, "--sample-steps");
+        parallel.requireDivisible(this, batch);
+        if (parallel.launchesWorkers()) return parallel.launchWorkers(this);
         TorchRuntime.init();
         ImageDataset images = data.trainImages();
         if (images.height() != images.width()) throw usage("the images must be square, got " + images.height() + " x " + images.width());
@@ -86,7 +91,10 @@ final class TrainTeacherCommand extends CliCommand {
         out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, EMA %s, seed %d -> %s%s%n", steps, batch, num(lr), num(ema), seed, out,
                 resume ? " (resuming)" : "");
         out().flush();
-        TeacherTrainer.Result r = new TeacherTrainer(config, images, settings).run(out, resume);
+        org.dreamteacher.parallel.DataParallel dp = parallel.join(this);
+        TeacherTrainer.Result r = new TeacherTrainer(config, images, settings).parallel(dp).run(out, resume);
+        parallel.report(this);
+        if (!dp.writesFiles()) return 0;
         out().printf(Locale.ROOT, "trained %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
         out().printf(Locale.ROOT, "teacher: %s%n", r.teacherFile());
         if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "teacher training loss", List.of("loss")))

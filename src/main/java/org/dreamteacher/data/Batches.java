@@ -18,8 +18,16 @@ public final class Batches implements Iterable<Batches.Batch> {
     private static final long ORDER = 0x4F72646572L;
     private static final long AUGMENT = 0x4175676DL;
 
-    /** One mini-batch. {@code labels} is null for unlabelled data. */
-    public record Batch(int epoch, int step, int[] indices, Tensor images, Tensor labels) {}
+    /**
+     * One mini-batch. {@code labels} is null for unlabelled data. A batch of a {@link #shard sharded} view is
+     * rows {@code [offset, offset + indices.length)} of a global batch of {@code globalSize} rows; an ordinary
+     * batch has offset 0 and globalSize {@code indices.length}.
+     */
+    public record Batch(int epoch, int step, int[] indices, Tensor images, Tensor labels, int offset, int globalSize) {
+        public Batch(int epoch, int step, int[] indices, Tensor images, Tensor labels) {
+            this(epoch, step, indices, images, labels, 0, indices.length);
+        }
+    }
 
     private final ImageDataset images;
     private final SegmentationDataset segmentation;
@@ -29,6 +37,8 @@ public final class Batches implements Iterable<Batches.Batch> {
     private final boolean shuffle;
     private final boolean dropLast;
     private final Augmentation augmentation;
+    private final int shardRank;
+    private final int shardCount;
 
     private Batches(Builder b) {
         this.images = b.images;
@@ -42,8 +52,46 @@ public final class Batches implements Iterable<Batches.Batch> {
         this.shuffle = b.shuffle;
         this.dropLast = b.dropLast;
         this.augmentation = b.augmentation;
+        this.shardRank = 0;
+        this.shardCount = 1;
         if (stepsPerEpoch() == 0)
             throw new IllegalArgumentException(indices.length + " samples make no batch of " + batchSize + (dropLast ? " with dropLast" : ""));
+    }
+
+    private Batches(Batches global, int rank, int count) {
+        this.images = global.images;
+        this.segmentation = global.segmentation;
+        this.indices = global.indices;
+        this.batchSize = global.batchSize;
+        this.seed = global.seed;
+        this.shuffle = global.shuffle;
+        this.dropLast = global.dropLast;
+        this.augmentation = global.augmentation;
+        this.shardRank = rank;
+        this.shardCount = count;
+    }
+
+    /**
+     * The share of rank {@code rank} of {@code count} ranks in data-parallel training: the same epoch-seeded
+     * global order and steps, but each batch holds only the rank's contiguous {@code batchSize / count} rows of
+     * the global batch (augmented as in the global batch). The ranks' batches of a step together are exactly the
+     * global batch, so averaging their equal-sized shards' mean losses gives the global mean. Needs
+     * {@code dropLast} (every global batch full) and a batch size divisible by {@code count}.
+     */
+    public Batches shard(int rank, int count) {
+        if (shardCount != 1) throw new IllegalStateException("these batches are already a shard");
+        if (count < 1 || rank < 0 || rank >= count) throw new IllegalArgumentException("rank " + rank + " outside 0.." + (count - 1));
+        if (count == 1) return this;
+        if (!dropLast) throw new IllegalArgumentException("sharded batches need dropLast (equal shards in every step)");
+        if (batchSize % count != 0)
+            throw new IllegalArgumentException("the batch size " + batchSize + " is not divisible by the world size " + count
+                    + ": each rank must get an equal share of the global batch");
+        return new Batches(this, rank, count);
+    }
+
+    /** The rows of one global batch that this view yields (the batch size unless sharded). */
+    public int localBatchSize() {
+        return batchSize / shardCount;
     }
 
     /** Batches of an image dataset (class labels if it has them). */
@@ -144,7 +192,13 @@ public final class Batches implements Iterable<Batches.Batch> {
         return materialise(epoch, step, batchIndices(order(epoch), step));
     }
 
-    private Batch materialise(int epoch, int step, int[] idx) {
+    private Batch materialise(int epoch, int step, int[] global) {
+        if (shardCount == 1) return materialise(epoch, step, global, 0, global.length);
+        int per = global.length / shardCount;
+        return materialise(epoch, step, Arrays.copyOfRange(global, shardRank * per, (shardRank + 1) * per), shardRank * per, global.length);
+    }
+
+    private Batch materialise(int epoch, int step, int[] idx, int offset, int globalSize) {
         int c = images.channels(), h = images.height(), w = images.width(), per = c * h * w, hw = h * w;
         float[] pixels = new float[Math.multiplyExact(idx.length, per)];
         byte[] maps = segmentation == null ? null : new byte[Math.multiplyExact(idx.length, hw)];
@@ -152,7 +206,7 @@ public final class Batches implements Iterable<Batches.Batch> {
             images.copyImage(idx[j], pixels, j * per);
             if (maps != null) segmentation.copyLabelMap(idx[j], maps, j * hw);
             if (!augmentation.isIdentity()) {
-                long position = (long) step * batchSize + j;
+                long position = (long) step * batchSize + offset + j;
                 SeededRandom rng = new SeededRandom(SeededRandom.mix(seed, AUGMENT, epoch, position));
                 augmentation.apply(rng, pixels, j * per, c, h, w, maps, j * hw);
             }
@@ -166,7 +220,7 @@ public final class Batches implements Iterable<Batches.Batch> {
         } else if (images.hasLabels()) {
             y = images.labelsTensor(idx);
         }
-        return new Batch(epoch, step, idx, x, y);
+        return new Batch(epoch, step, idx, x, y, offset, globalSize);
     }
 
     /** Epoch 0 from its first step; see {@link #epoch(int, int)}. */

@@ -16,16 +16,56 @@ import org.dreamteacher.torch.TorchRuntime;
  */
 public final class Noise {
     private final SplittableRandom random;
+    private final int rowOffset;
+    private final int globalRows;
 
     public Noise(long seed) {
         TorchRuntime.init();
         this.random = new SplittableRandom(seed);
+        this.rowOffset = 0;
+        this.globalRows = 0;
+    }
+
+    /**
+     * The noise of rows {@code [offset, offset + n)} of a batch of {@code globalRows} rows: each draw whose
+     * first dimension is n draws the values of the whole batch, as {@code new Noise(seed)} would, and keeps
+     * those rows. A data-parallel rank holding a shard of a global batch thus gets exactly the noise its rows
+     * would get in a single process; with offset 0 and {@code n == globalRows} it equals {@code new Noise(seed)}.
+     */
+    public static Noise rows(long seed, int offset, int globalRows) {
+        if (offset < 0 || globalRows < 1 || offset >= globalRows)
+            throw new IllegalArgumentException("rows " + offset + " of " + globalRows);
+        return new Noise(seed, offset, globalRows);
+    }
+
+    private Noise(long seed, int offset, int globalRows) {
+        TorchRuntime.init();
+        this.random = new SplittableRandom(seed);
+        this.rowOffset = offset;
+        this.globalRows = globalRows;
+    }
+
+    /** Whether a draw of this shape stands for rows of a larger batch. */
+    private boolean sharded(long[] shape) {
+        return globalRows > 0 && shape.length > 0 && shape[0] != globalRows;
     }
 
     /** Standard normal float32 values of the given shape. */
     public Tensor normal(long... shape) {
         float[] values = new float[count(shape)];
-        for (int i = 0; i < values.length; i++) values[i] = (float) random.nextGaussian();
+        if (sharded(shape)) {
+            if (rowOffset + shape[0] > globalRows) throw new IllegalArgumentException("rows " + rowOffset + " + " + shape[0] + " exceed " + globalRows);
+            long[] all = shape.clone();
+            all[0] = globalRows;
+            int per = shape[0] == 0 ? 0 : values.length / (int) shape[0];
+            int skip = rowOffset * per, total = count(all);
+            for (int i = 0; i < total; i++) {
+                float v = (float) random.nextGaussian();
+                if (i >= skip && i - skip < values.length) values[i - skip] = v;
+            }
+        } else {
+            for (int i = 0; i < values.length; i++) values[i] = (float) random.nextGaussian();
+        }
         Tensor t = torch.empty(shape, new TensorOptions(ScalarType.Float), new MemoryFormatOptional());
         if (values.length > 0) t.data_ptr_float().put(values);
         return t;
@@ -40,7 +80,15 @@ public final class Noise {
     public Tensor uniformInts(int n, int bound) {
         if (n < 0 || bound < 1) throw new IllegalArgumentException("uniformInts needs n >= 0 and bound >= 1, got " + n + ", " + bound);
         long[] values = new long[n];
-        for (int i = 0; i < n; i++) values[i] = random.nextInt(bound);
+        if (sharded(new long[] {n})) {
+            if (rowOffset + n > globalRows) throw new IllegalArgumentException("rows " + rowOffset + " + " + n + " exceed " + globalRows);
+            for (int i = 0; i < globalRows; i++) {
+                int v = random.nextInt(bound);
+                if (i >= rowOffset && i - rowOffset < n) values[i - rowOffset] = v;
+            }
+        } else {
+            for (int i = 0; i < n; i++) values[i] = random.nextInt(bound);
+        }
         Tensor t = torch.empty(new long[] {n}, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
         if (n > 0) t.data_ptr_long().put(values);
         return t;
@@ -53,6 +101,8 @@ public final class Noise {
 
     private Noise(SplittableRandom random) {
         this.random = random;
+        this.rowOffset = 0;
+        this.globalRows = 0;
     }
 
     private static int count(long[] shape) {

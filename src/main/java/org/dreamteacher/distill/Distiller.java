@@ -34,6 +34,7 @@ import org.dreamteacher.nn.FeatureRegressor;
 import org.dreamteacher.nn.FeatureRegressorConfig;
 import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.nn.ModelConfig;
+import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.train.CosineSchedule;
@@ -86,6 +87,7 @@ public final class Distiller {
     private final LossKernels kernels;
     private final Settings s;
     private final LabelGuidance guidance;
+    private DataParallel parallel = DataParallel.SINGLE;
 
     /** Distils features encoded online: each batch noised to {@code settings.timestep()}, the teacher run once. */
     public Distiller(FeatureTeacher teacher, NoiseSchedule schedule, String teacherSource, ModelConfig backboneConfig,
@@ -120,7 +122,13 @@ public final class Distiller {
      */
     public Distiller withLabelGuidance(LabelGuidance labelGuidance) {
         if (labelGuidance == null) throw new IllegalArgumentException("label guidance is required");
-        return new Distiller(features, teacherSource, backboneConfig, data, kernels, s, labelGuidance);
+        return new Distiller(features, teacherSource, backboneConfig, data, kernels, s, labelGuidance).parallel(parallel);
+    }
+
+    /** Trains data-parallel: this process is one rank of {@code parallel} (default: {@link DataParallel#SINGLE}). */
+    public Distiller parallel(DataParallel parallel) {
+        this.parallel = parallel;
+        return this;
     }
 
     private static FeatureSource checkedOnline(FeatureTeacher teacher, NoiseSchedule schedule, ImageDataset data, Settings settings) {
@@ -194,7 +202,9 @@ public final class Distiller {
             regressor = null;
         }
         if (!(backboneModule instanceof Backbone backbone)) throw new IllegalArgumentException(backboneConfig.kind() + " is not a backbone");
-        Batches batches = batches();
+        if (guidance != null && parallel.worldSize() > 1)
+            throw new IllegalArgumentException("label-guided distillation runs in one process only, not data-parallel");
+        Batches batches = parallel.shard(batches());
         TapPairing pairing = pairing(backbone, batches);
         if (regressor == null) {
             regressor = (FeatureRegressor) FeatureRegressorConfig.of(pairing.backboneChannels(), pairing.teacherChannels(),
@@ -219,6 +229,7 @@ public final class Distiller {
         options.weight_decay().put(s.weightDecay());
         AdamW optimizer = new AdamW(params, options);
         if (snapshot.isPresent()) snapshot.get().loadOptimizer("adamw", optimizer);
+        parallel.begin(start, List.copyOf(saved.values()));
 
         CosineSchedule lr = new CosineSchedule(s.lr(), s.warmupSteps(), s.steps(), 0.01);
         FeatureDistillationLoss lossFn = new FeatureDistillationLoss(kernels, s.whitenMode(), s.lambdaAt(), 2f, s.distance());
@@ -228,7 +239,7 @@ public final class Distiller {
 
         double first = Double.NaN, last = Double.NaN;
         long t0 = System.nanoTime();
-        try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), start);
+        try (MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("metrics.jsonl"), start) : MetricsLog.discard();
                 Progress bar = Progress.start("distill", s.steps(), start, "step")) {
             for (long step = start; step < Math.min(s.steps(), stopAfter); step++) {
                 double loss, mse, at, ld = Double.NaN;
@@ -255,9 +266,11 @@ public final class Distiller {
                     }
                     optimizer.zero_grad();
                     total.backward();
+                    parallel.reduceGradients(params);
                     if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
                     lr.apply(optimizer, step);
                     optimizer.step();
+                    parallel.afterStep(List.copyOf(saved.values()));
                     loss = total.item_double();
                     mse = terms.whitenedMse();
                     at = terms.attention();
@@ -272,7 +285,7 @@ public final class Distiller {
                     log.write(record.put("lr", lr.at(step)));
                 }
                 bar.step(String.format("loss %.4f", loss));
-                if (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter) {
+                if (parallel.writesFiles() && (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter)) {
                     checkpoints.save(done, saved, Map.of("adamw", optimizer),
                             state(done, pairing));
                 }
@@ -280,7 +293,7 @@ public final class Distiller {
         }
         long end = Math.min(s.steps(), stopAfter);
         Path backboneFile = null;
-        if (end == s.steps()) {
+        if (end == s.steps() && parallel.writesFiles()) {
             backboneFile = runDir.resolve("backbone.dtt");
             org.dreamteacher.nn.Checkpoints.save(backboneFile, backboneModule);
             org.dreamteacher.nn.Checkpoints.save(runDir.resolve("regressor.dtt"), regressor);

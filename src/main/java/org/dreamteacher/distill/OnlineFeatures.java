@@ -32,7 +32,7 @@ public final class OnlineFeatures implements FeatureSource {
 
     @Override
     public List<FeatureMap> features(Batches.Batch batch, long step) {
-        return GaussianDiffusion.encode(teacher, schedule, batch.images(), timestep, new Noise(seed * 7_919L + step));
+        return GaussianDiffusion.encode(teacher, schedule, batch.images(), timestep, Noise.rows(seed * 7_919L + step, batch.offset(), batch.globalSize()));
     }
 
     @Override

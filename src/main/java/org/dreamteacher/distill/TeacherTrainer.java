@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.bytedeco.javacpp.PointerScope;
@@ -21,6 +22,7 @@ import org.dreamteacher.diffusion.DiffusionConfig;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
@@ -53,6 +55,7 @@ public final class TeacherTrainer {
     private final DiffusionConfig config;
     private final ImageDataset data;
     private final Settings s;
+    private DataParallel parallel = DataParallel.SINGLE;
 
     public TeacherTrainer(DiffusionConfig config, ImageDataset data, Settings settings) {
         if (data.channels() != config.unet().inChannels())
@@ -63,6 +66,12 @@ public final class TeacherTrainer {
         this.config = config;
         this.data = data;
         this.s = settings;
+    }
+
+    /** Trains data-parallel: this process is one rank of {@code parallel} (default: {@link DataParallel#SINGLE}). */
+    public TeacherTrainer parallel(DataParallel parallel) {
+        this.parallel = parallel;
+        return this;
     }
 
     /** Trains (or continues, with {@code resume}); writes checkpoints, metrics.jsonl and teacher.dtt (the EMA model). */
@@ -97,13 +106,14 @@ public final class TeacherTrainer {
         TensorVector params = model.parameters();
         AdamW optimizer = new AdamW(params, options);
         if (snapshot.isPresent()) snapshot.get().loadOptimizer("adamw", optimizer);
-        Batches batches = Batches.of(data).batchSize(s.batchSize()).seed(s.seed()).dropLast(true)
-                .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build();
+        Batches batches = parallel.shard(Batches.of(data).batchSize(s.batchSize()).seed(s.seed()).dropLast(true)
+                .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build());
+        parallel.begin(start, List.of(model, ema));
         CosineSchedule lr = new CosineSchedule(s.lr(), Math.min(s.warmupSteps(), s.steps()), s.steps(), 0.1);
         model.train(true);
         double first = Double.NaN, last = Double.NaN;
         long t0 = System.nanoTime();
-        try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), start);
+        try (MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("metrics.jsonl"), start) : MetricsLog.discard();
                 Progress bar = Progress.start("train-teacher", s.steps(), start, "step")) {
             double window = 0;
             int inWindow = 0;
@@ -113,12 +123,14 @@ public final class TeacherTrainer {
                     torch.manual_seed(s.seed() * 1_000_003L + step);
                     int epoch = (int) (step / batches.stepsPerEpoch());
                     Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
-                    Tensor l = model.trainingLoss(batch.images(), new Noise(s.seed() * 7_919L + step));
+                    Tensor l = model.trainingLoss(batch.images(), Noise.rows(s.seed() * 7_919L + step, batch.offset(), batch.globalSize()));
                     optimizer.zero_grad();
                     l.backward();
+                    parallel.reduceGradients(params);
                     if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
                     lr.apply(optimizer, step);
                     optimizer.step();
+                    parallel.afterStep(List.of(model));
                     copy(model, ema, s.emaDecay());
                     loss = l.item_double();
                 }
@@ -134,13 +146,13 @@ public final class TeacherTrainer {
                     inWindow = 0;
                 }
                 bar.step(String.format("loss %.4f", loss));
-                if (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter)
+                if (parallel.writesFiles() && (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter))
                     checkpoints.save(done, Map.of("diffusion", model, "ema", ema), Map.of("adamw", optimizer), state(done));
             }
         }
         long end = Math.min(s.steps(), stopAfter);
         Path teacherFile = null;
-        if (end == s.steps()) {
+        if (end == s.steps() && parallel.writesFiles()) {
             teacherFile = runDir.resolve("teacher.dtt");
             Checkpoints.save(teacherFile, ema);
         }

@@ -48,6 +48,11 @@ public final class MetricsLog implements AutoCloseable {
         return new MetricsLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
     }
 
+    /** A log that writes nothing (a data-parallel rank other than 0); {@link #file()} is null. */
+    public static MetricsLog discard() {
+        return new MetricsLog(null, new BufferedWriter(java.io.Writer.nullWriter()));
+    }
+
     public ObjectNode record(long step) {
         return JSON.createObjectNode().put("step", step);
     }

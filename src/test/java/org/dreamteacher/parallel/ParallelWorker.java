@@ -1,0 +1,130 @@
+package org.dreamteacher.parallel;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.dreamteacher.data.Batches;
+import org.dreamteacher.data.FashionMnist;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.diffusion.DiffusionConfig;
+import org.dreamteacher.diffusion.GaussianDiffusion;
+import org.dreamteacher.diffusion.UNetConfig;
+import org.dreamteacher.distill.Distiller;
+import org.dreamteacher.distill.TeacherTrainer;
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.Backends;
+import org.dreamteacher.kernels.NativeLibrary;
+import org.dreamteacher.kernels.WhitenMode;
+import org.dreamteacher.nn.ResNetConfig;
+import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.train.Progress;
+
+/**
+ * One process of the data-parallel tests: trains a tiny teacher or distils into a tiny backbone as rank
+ * {@code rank} of {@code world} (world 1: a plain single process with the same global batch), one thread.
+ *
+ * <p>Arguments: {@code teacher|distill WORLD RANK PORT STEPS RUN_DIR TIMEOUT_S [own-dir] [die-at N] [resume]}.
+ * {@code own-dir}: every rank writes its files into its own RUN_DIR (so the test can compare the ranks' weights);
+ * {@code die-at N}: this rank halts, as if killed, when it reaches the gradient all-reduce of its N-th step.
+ * Exit code 0 on success, 1 with the error on standard error otherwise.
+ */
+public final class ParallelWorker {
+    static final int BATCH = 8;
+
+    static DiffusionConfig tinyTeacher() {
+        UNetConfig u = new UNetConfig(1, 1, 28, 8, List.of(1, 2), 1, List.of(), 2, 0, false, 0.0, 0, 4, List.of(0, 2));
+        return new DiffusionConfig(u, 200, "linear");
+    }
+
+    static ImageDataset images() throws java.io.IOException {
+        ImageDataset train = FashionMnist.embeddedSubset().train();
+        int[] first = new int[64];
+        for (int i = 0; i < first.length; i++) first[i] = i;
+        return train.subset(first);
+    }
+
+    public static void main(String[] args) {
+        try {
+            run(args);
+            System.out.println("worker done");
+            System.exit(0);
+        } catch (Throwable e) {
+            System.err.println("worker failed: " + e.getMessage());
+            if (System.getenv("DT_WORKER_TRACE") != null) e.printStackTrace();
+            System.exit(1);
+        }
+    }
+
+    static void run(String[] args) throws Exception {
+        String mode = args[0];
+        int world = Integer.parseInt(args[1]), rank = Integer.parseInt(args[2]), port = Integer.parseInt(args[3]);
+        int steps = Integer.parseInt(args[4]);
+        Path dir = Path.of(args[5]);
+        Duration timeout = Duration.ofSeconds(Long.parseLong(args[6]));
+        List<String> flags = List.of(args).subList(7, args.length);
+        boolean ownDir = flags.contains("own-dir"), resume = flags.contains("resume");
+        int dieAt = flags.contains("die-at") ? Integer.parseInt(flags.get(flags.indexOf("die-at") + 1)) : -1;
+        Progress.setEnabled(false);
+        TorchRuntime.init();
+        torch.set_num_threads(1);
+        NativeLibrary.setNumThreads(1);
+        ImageDataset images = images();
+
+        DistributedContext context = world > 1 ? DistributedContext.join(DistributedOptions.of(world, rank, "127.0.0.1", port, timeout)) : null;
+        DataParallel base = context != null ? context : DataParallel.SINGLE;
+        DataParallel parallel = new DataParallel() {
+            int reduced;
+
+            public int rank() {
+                return base.rank();
+            }
+
+            public int worldSize() {
+                return base.worldSize();
+            }
+
+            public boolean writesFiles() {
+                return ownDir || base.writesFiles();
+            }
+
+            public Batches shard(Batches global) {
+                return base.shard(global);
+            }
+
+            public void begin(long step, List<? extends Module> modules) {
+                base.begin(step, modules);
+            }
+
+            public void reduceGradients(TensorVector parameters) {
+                if (++reduced == dieAt) Runtime.getRuntime().halt(137);
+                base.reduceGradients(parameters);
+            }
+
+            public void afterStep(List<? extends Module> modules) {
+                base.afterStep(modules);
+            }
+        };
+        if (mode.equals("teacher")) {
+            TeacherTrainer.Settings s = new TeacherTrainer.Settings(steps, BATCH, 1e-3, 0, 1, 1.0, 0.9, 3, 1, 1, true);
+            new TeacherTrainer(tinyTeacher(), images, s).parallel(parallel).run(dir, resume);
+        } else {
+            torch.manual_seed(11);
+            try (GaussianDiffusion teacher = tinyTeacher().build()) {
+                Distiller.Settings s = new Distiller.Settings(steps, BATCH, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
+                        AttentionDistance.NORM, 5, 1, 1, true, 8);
+                ResNetConfig backbone = ResNetConfig.small(18, 4, 1, 10);
+                new Distiller(teacher.unet(), teacher.schedule(), "tiny", backbone, images, Backends.get("cpu"), s).parallel(parallel)
+                        .run(dir, resume);
+            }
+        }
+        if (context != null) {
+            GradientBuckets b = context.buckets();
+            System.out.printf("rank %d: %d buckets, %d bytes per step, %.3f s in gradient all-reduce%n", rank, b.buckets(), b.bytesPerStep(),
+                    b.seconds());
+            context.close();
+        }
+    }
+}
