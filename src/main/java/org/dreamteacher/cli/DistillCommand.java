@@ -35,20 +35,8 @@ import picocli.CommandLine.Option;
             "With --features DIR the targets come from a feature dataset written by encode.",
             "Writes backbone.dtt, regressor.dtt, checkpoints/, metrics.jsonl, loss-curve.png and pca-features.png into --out."})
 final class DistillCommand extends CliCommand {
-    @Option(names = "--teacher", paramLabel = "FILE", description = "Teacher checkpoint (teacher.dtt of train-teacher; default: the shipped teacher).")
-    Path teacher;
-
-    @Option(names = "--torchscript", paramLabel = "FILE", description = "A TorchScript teacher instead: forward(x, t) returns feature maps.")
-    Path torchscript;
-
-    @Option(names = "--in-channels", paramLabel = "C", defaultValue = "1", description = "With --torchscript: image channels it expects (default: ${DEFAULT-VALUE}).")
-    int inChannels;
-
-    @Option(names = "--schedule", paramLabel = "NAME", defaultValue = "linear", description = "With --torchscript: its noise schedule, linear or cosine (default: ${DEFAULT-VALUE}).")
-    String schedule;
-
-    @Option(names = "--timesteps", paramLabel = "T", defaultValue = "1000", description = "With --torchscript: its diffusion steps (default: ${DEFAULT-VALUE}).")
-    int timesteps;
+    @Mixin
+    TeacherOptions teacherOptions;
 
     @Option(names = "--features", paramLabel = "DIR",
             description = "Train from a stored feature dataset (written by encode) instead of running the teacher at every step; no flips.")
@@ -117,15 +105,9 @@ final class DistillCommand extends CliCommand {
         if (timestep < 0) throw usage("--timestep must be >= 0, got " + timestep);
         requireNonNegative(lambdaAt, "--lambda-at");
         WhitenMode mode = whitenMode(whiten);
-        if (teacher != null && torchscript != null) throw usage("give either --teacher or --torchscript, not both");
-        if (teacher != null) requireFile(teacher, "--teacher");
-        if (torchscript != null) {
-            requireFile(torchscript, "--torchscript");
-            requirePositive(inChannels, "--in-channels");
-            requirePositive(timesteps, "--timesteps");
-        }
+        teacherOptions.check(this);
         if (features != null) {
-            if (teacher != null || torchscript != null) throw usage("give either --features or a teacher (--teacher, --torchscript), not both");
+            if (teacherOptions.given()) throw usage("give either --features or a teacher (--teacher, --torchscript), not both");
             if (scenes != 0 || guided.enabled) throw usage("--features trains on the store's images: drop --scenes and --label-guided");
             requireDirectory(features, "--features");
         }
@@ -151,8 +133,7 @@ final class DistillCommand extends CliCommand {
         Distiller.Settings settings = new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
                 timestep, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), true,
                 regressorChannels);
-        try (TeacherChoice t = torchscript != null ? TeacherChoice.torchScript(torchscript, inChannels, schedule, timesteps)
-                : TeacherChoice.diffusion(teacher)) {
+        try (TeacherChoice t = teacherOptions.open()) {
             Distiller distiller = new Distiller(t.teacher(), t.schedule(), t.source(), backboneConfig, images, kernels, settings);
             if (guidance != null) distiller = distiller.withLabelGuidance(guidance);
             TapPairing pairing;

@@ -22,20 +22,8 @@ import picocli.CommandLine.Option;
             "With --synthetic N, N images are sampled from the teacher (DDIM) and stored with their features instead.",
             "Train from it with: distill --features DIR."})
 final class EncodeCommand extends CliCommand {
-    @Option(names = "--teacher", paramLabel = "FILE", description = "Teacher checkpoint (teacher.dtt of train-teacher; default: the shipped teacher).")
-    Path teacher;
-
-    @Option(names = "--torchscript", paramLabel = "FILE", description = "A TorchScript teacher instead: forward(x, t) returns feature maps.")
-    Path torchscript;
-
-    @Option(names = "--in-channels", paramLabel = "C", defaultValue = "1", description = "With --torchscript: image channels it expects (default: ${DEFAULT-VALUE}).")
-    int inChannels;
-
-    @Option(names = "--schedule", paramLabel = "NAME", defaultValue = "linear", description = "With --torchscript: its noise schedule, linear or cosine (default: ${DEFAULT-VALUE}).")
-    String schedule;
-
-    @Option(names = "--timesteps", paramLabel = "T", defaultValue = "1000", description = "With --torchscript: its diffusion steps (default: ${DEFAULT-VALUE}).")
-    int timesteps;
+    @Mixin
+    TeacherOptions teacherOptions;
 
     @Option(names = "--timestep", paramLabel = "T", defaultValue = "50", description = "Noise level of the encoded images (default: ${DEFAULT-VALUE}).")
     int timestep;
@@ -79,24 +67,17 @@ final class EncodeCommand extends CliCommand {
         };
         requirePositive(chunkSize, "--chunk-size");
         requirePositive(batch, "--batch");
-        if (teacher != null && torchscript != null) throw usage("give either --teacher or --torchscript, not both");
-        if (teacher != null) requireFile(teacher, "--teacher");
-        if (torchscript != null) {
-            requireFile(torchscript, "--torchscript");
-            requirePositive(inChannels, "--in-channels");
-            requirePositive(timesteps, "--timesteps");
-        }
+        teacherOptions.check(this);
         if (synthetic != null) {
             requirePositive(synthetic, "--synthetic");
             requirePositive(sampleSteps, "--sample-steps");
-            if (torchscript != null) throw usage("--synthetic samples from a diffusion teacher (--teacher), not from --torchscript");
+            if (teacherOptions.isTorchScript()) throw usage("--synthetic samples from a diffusion teacher (--teacher), not from --torchscript");
             if (data.data != null || data.images != null) throw usage("--synthetic makes its own images: drop --data and --images");
         }
         if (!resume && Files.exists(out.resolve(FeatureManifest.FILE)))
             throw new CliException(out + " already holds a feature store: pass --resume to continue it or choose another folder");
         TorchRuntime.init();
-        try (TeacherChoice t = torchscript != null ? TeacherChoice.torchScript(torchscript, inChannels, schedule, timesteps)
-                : TeacherChoice.diffusion(teacher)) {
+        try (TeacherChoice t = teacherOptions.open()) {
             if (timestep >= t.schedule().timesteps())
                 throw usage("--timestep must be < the teacher's " + t.schedule().timesteps() + " timesteps, got " + timestep);
             FeatureStore.Options options = new FeatureStore.Options(chunkSize, batch, p, resume, t.source());
