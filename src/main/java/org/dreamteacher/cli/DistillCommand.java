@@ -112,7 +112,6 @@ final class DistillCommand extends CliCommand {
             requireDirectory(features, "--features");
         }
         parallel.requireDivisible(this, batch);
-        if (guided.enabled && parallel.worldSize(this) > 1) throw usage("--label-guided runs in one process only: drop --nproc/--world-size");
         if (parallel.launchesWorkers()) return parallel.launchWorkers(this);
         TorchRuntime.init();
         LossKernels kernels = kernels();
@@ -121,7 +120,7 @@ final class DistillCommand extends CliCommand {
         SegmentationDataset sceneSet = scenes == 0 ? null
                 : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, SeededRandom.mix(seed, PRETRAINING_SCENES));
         ImageDataset images = sceneSet != null ? sceneSet.images() : data.trainImages();
-        LabelGuidance guidance = guided.guidance(this, images, sceneSet, seed);
+        LabelGuidance guidance = guided.guidance(this, images, sceneSet, seed, parallel.worldSize(this));
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
         ModelConfig backboneConfig;
         try {

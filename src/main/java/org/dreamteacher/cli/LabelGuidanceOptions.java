@@ -39,9 +39,10 @@ final class LabelGuidanceOptions {
     /**
      * The label guidance of a run: on {@code scenes} (segmentation, the first {@code --labelled-scenes} labelled)
      * when given, else on {@code images} (classification, a balanced {@code --labels} percent), or null when
-     * {@code --label-guided} is off. Checks the options through {@code command}'s usage errors.
+     * {@code --label-guided} is off. Checks the options through {@code command}'s usage errors; {@code worldSize}
+     * ranks must split the interpreter's batch evenly.
      */
-    LabelGuidance guidance(CliCommand command, ImageDataset images, SegmentationDataset scenes, long seed) {
+    LabelGuidance guidance(CliCommand command, ImageDataset images, SegmentationDataset scenes, long seed, int worldSize) {
         if (!enabled) return null;
         command.requirePositive(lambdaLd, "--lambda-ld");
         command.requirePositive(tau, "--tau");
@@ -68,7 +69,12 @@ final class LabelGuidanceOptions {
             task = LabelGuidance.Task.CLASSIFICATION;
             numClasses = images.numClasses();
         }
-        Batches batches = labelled.indices(idx).batchSize(Math.min(d.interpreterBatch(), idx.length)).seed(SeededRandom.mix(seed, LABELLED_STREAM))
+        int batch = Math.min(d.interpreterBatch(), idx.length);
+        if (batch % worldSize != 0)
+            throw command.usage("the interpreter's batch of " + batch + " labelled " + (scenes != null ? "scenes" : "images") + " does not split evenly over "
+                    + worldSize + " ranks: label more, or use a world size that divides " + batch);
+        // dropLast: every step a full batch, which data-parallel ranks split into equal shares
+        Batches batches = labelled.indices(idx).batchSize(batch).seed(SeededRandom.mix(seed, LABELLED_STREAM)).dropLast(true)
                 .augmentation(Augmentation.flip()).build();
         LabelGuidance.Settings settings = new LabelGuidance.Settings(lambdaLd, tau, interpreterSteps, d.interpreterBatch(), d.interpreterLr(),
                 d.diceWeight(), d.interpreterChannels());

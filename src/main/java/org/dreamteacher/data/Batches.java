@@ -157,6 +157,12 @@ public final class Batches implements Iterable<Batches.Batch> {
         }
     }
 
+    /** The samples these batches draw from (all of them over the epochs, even when {@code dropLast} skips a few per epoch). */
+    public int samples() {
+        return indices.length;
+    }
+
+    /** The samples one epoch visits. */
     public int samplesPerEpoch() {
         return dropLast ? stepsPerEpoch() * batchSize : indices.length;
     }

@@ -202,8 +202,6 @@ public final class Distiller {
             regressor = null;
         }
         if (!(backboneModule instanceof Backbone backbone)) throw new IllegalArgumentException(backboneConfig.kind() + " is not a backbone");
-        if (guidance != null && parallel.worldSize() > 1)
-            throw new IllegalArgumentException("label-guided distillation runs in one process only, not data-parallel");
         Batches batches = parallel.shard(batches());
         TapPairing pairing = pairing(backbone, batches);
         if (regressor == null) {
@@ -214,7 +212,7 @@ public final class Distiller {
                 segHead = guidance.newSegmentationHead(backbone);
             }
         }
-        PixelInterpreter interpreter = guidance == null ? null : guidance.interpreter(features, runDir, s.seed());
+        PixelInterpreter interpreter = guidance == null ? null : guidance.interpreter(features, runDir, s.seed(), parallel);
 
         TensorVector params = new TensorVector();
         for (Tensor p : backbone.backboneParameters()) params.push_back(p);
@@ -244,7 +242,7 @@ public final class Distiller {
             for (long step = start; step < Math.min(s.steps(), stopAfter); step++) {
                 double loss, mse, at, ld = Double.NaN;
                 try (PointerScope scope = new PointerScope()) {
-                    torch.manual_seed(s.seed() * 1_000_003L + step);
+                    torch.manual_seed(parallel.stepSeed(s.seed() * 1_000_003L + step));
                     int epoch = (int) (step / batches.stepsPerEpoch());
                     Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
                     List<Tensor> targets = new ArrayList<>();

@@ -25,6 +25,7 @@ import org.dreamteacher.nn.Losses;
 import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.nn.SegmentationHeadConfig;
+import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
@@ -105,7 +106,7 @@ public final class LabelGuidance {
 
     /** The labelled images the interpreter learns from. */
     public int labelledImages() {
-        return labelled.samplesPerEpoch();
+        return labelled.samples();
     }
 
     /**
@@ -113,11 +114,30 @@ public final class LabelGuidance {
      * {@code interpreter.dtt} in {@code runDir}; when that file already exists (a resumed run), loads it
      * instead. Deterministic for a seed: data order from the labelled {@link Batches}, libtorch's generator
      * re-seeded each step. The returned interpreter is frozen and in eval mode.
+     *
+     * <p>Data-parallel, every rank calls this: the ranks agree on whether the interpreter is already trained
+     * (they must see the same run folder), start from rank 0's weights, train on their shares of each labelled
+     * batch with averaged gradients, and rank 0 writes the file; every rank returns the same interpreter.
      */
     public PixelInterpreter interpreter(FeatureSource features, Path runDir, long seed) throws IOException {
-        Path file = runDir.resolve("interpreter.dtt");
-        if (Files.exists(file)) return frozen(Checkpoints.load(file, PixelInterpreter.class));
+        return interpreter(features, runDir, seed, DataParallel.SINGLE);
+    }
 
+    /** As {@link #interpreter(FeatureSource, Path, long)}, as one rank of {@code parallel}. */
+    public PixelInterpreter interpreter(FeatureSource features, Path runDir, long seed, DataParallel parallel) throws IOException {
+        Path file = runDir.resolve("interpreter.dtt");
+        boolean trained = Files.exists(file);
+        PixelInterpreter interpreter = trained ? Checkpoints.load(file, PixelInterpreter.class) : newInterpreter(features, seed);
+        // A step count stands for "trained or not", so that begin() also checks that every rank found the same file.
+        parallel.begin(trained ? s.interpreterSteps() : 0, List.of(interpreter));
+        if (!trained) {
+            train(interpreter, features, runDir, seed, parallel);
+            if (parallel.writesFiles()) Checkpoints.save(file, interpreter);
+        }
+        return frozen(interpreter);
+    }
+
+    private PixelInterpreter newInterpreter(FeatureSource features, long seed) {
         long[] channels;
         try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
             List<FeatureMap> maps = features.features(labelled.batch(0, 0), INTERPRETER_STEPS);
@@ -127,20 +147,24 @@ public final class LabelGuidance {
         torch.manual_seed(seed * 1_000_003L + INTERPRETER_STEPS);
         InterpreterConfig config = InterpreterConfig.of(channels, numClasses);
         config = new InterpreterConfig(config.teacherChannels(), s.interpreterChannels(), numClasses, config.dropout());
-        PixelInterpreter interpreter = config.build();
+        return config.build();
+    }
+
+    private void train(PixelInterpreter interpreter, FeatureSource features, Path runDir, long seed, DataParallel parallel) throws IOException {
+        Batches batches = parallel.shard(labelled);
         interpreter.train(true);
         TensorVector params = interpreter.parameters();
         AdamW optimizer = new AdamW(params, new AdamWOptions(s.interpreterLr()));
         CosineSchedule lr = new CosineSchedule(s.interpreterLr(), Math.min(20, s.interpreterSteps() / 10), s.interpreterSteps(), 0.01);
-        try (MetricsLog log = MetricsLog.open(runDir.resolve("interpreter-metrics.jsonl"), 0);
+        try (MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("interpreter-metrics.jsonl"), 0) : MetricsLog.discard();
                 Progress bar = Progress.start("interpreter", s.interpreterSteps(), 0, "step")) {
             for (int step = 0; step < s.interpreterSteps(); step++) {
                 double loss, acc;
                 try (PointerScope scope = new PointerScope()) {
                     long key = INTERPRETER_STEPS + step;
-                    torch.manual_seed(seed * 1_000_003L + key);
-                    int epoch = step / labelled.stepsPerEpoch();
-                    Batches.Batch batch = labelled.batch(epoch, step % labelled.stepsPerEpoch());
+                    torch.manual_seed(parallel.stepSeed(seed * 1_000_003L + key));
+                    int epoch = step / batches.stepsPerEpoch();
+                    Batches.Batch batch = batches.batch(epoch, step % batches.stepsPerEpoch());
                     List<Tensor> teacher;
                     try (NoGradGuard ng = new NoGradGuard()) {
                         teacher = Backbone.tensors(features.features(batch, key));
@@ -149,8 +173,10 @@ public final class LabelGuidance {
                     Tensor l = Losses.crossEntropyDice(logits, batch.labels(), numClasses, s.diceWeight());
                     optimizer.zero_grad();
                     l.backward();
+                    parallel.reduceGradients(params);
                     lr.apply(optimizer, step);
                     optimizer.step();
+                    parallel.afterStep(List.of(interpreter));
                     loss = l.item_double();
                     acc = logits.argmax(new LongOptional(1), false).eq(batch.labels())
                             .to(torch.ScalarType.Float).mean().item_double();
@@ -163,8 +189,6 @@ public final class LabelGuidance {
             }
         }
         optimizer.close();
-        Checkpoints.save(file, interpreter);
-        return frozen(interpreter);
     }
 
     /**

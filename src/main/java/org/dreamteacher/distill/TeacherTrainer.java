@@ -120,7 +120,7 @@ public final class TeacherTrainer {
             for (long step = start; step < Math.min(s.steps(), stopAfter); step++) {
                 double loss;
                 try (PointerScope scope = new PointerScope()) {
-                    torch.manual_seed(s.seed() * 1_000_003L + step);
+                    torch.manual_seed(parallel.stepSeed(s.seed() * 1_000_003L + step));
                     int epoch = (int) (step / batches.stepsPerEpoch());
                     Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
                     Tensor l = model.trainingLoss(batch.images(), Noise.rows(s.seed() * 7_919L + step, batch.offset(), batch.globalSize()));

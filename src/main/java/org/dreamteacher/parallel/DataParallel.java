@@ -4,6 +4,7 @@ import java.util.List;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.TensorVector;
 import org.dreamteacher.data.Batches;
+import org.dreamteacher.data.SeededRandom;
 
 /**
  * What a training loop needs to know about data-parallel training, as four calls at fixed places in its step:
@@ -49,6 +50,15 @@ public interface DataParallel {
         return isLeader();
     }
 
+    /**
+     * The seed of libtorch's generator for one step, which draws the dropout masks: {@code base} itself on rank 0,
+     * so that a single process keeps its seeds, and a different seed on every other rank, so that the ranks do
+     * not drop the same units of their different samples.
+     */
+    default long stepSeed(long base) {
+        return rank() == 0 ? base : SeededRandom.mix(base, rank());
+    }
+
     /** This rank's view of the run's batches (each global batch split into equal, contiguous shards). */
     default Batches shard(Batches global) {
         return global.shard(rank(), worldSize());
@@ -61,7 +71,10 @@ public interface DataParallel {
      */
     void begin(long step, List<? extends Module> modules);
 
-    /** Between backward and the optimiser step: replaces each parameter's gradient by its mean over the ranks. */
+    /**
+     * Between backward and the optimiser step: replaces each parameter's gradient by its mean over the ranks. One
+     * run may train several parameter sets one after the other (label guidance: the interpreter, then the student).
+     */
     void reduceGradients(TensorVector parameters);
 
     /** After the optimiser step: averages the floating-point buffers (BatchNorm running statistics) over the ranks. */

@@ -166,6 +166,10 @@ public final class DistributedContext implements DataParallel, AutoCloseable {
 
     @Override
     public void reduceGradients(TensorVector parameters) {
+        if (buckets != null && !buckets.fits(parameters)) { // another stage of the run trains other parameters
+            buckets.close();
+            buckets = null;
+        }
         if (buckets == null) buckets = new GradientBuckets(group, rank(), worldSize(), timeoutMs, parameters, options.bucketBytes());
         buckets.reduce(parameters);
     }

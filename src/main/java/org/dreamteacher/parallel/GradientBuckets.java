@@ -112,6 +112,14 @@ public final class GradientBuckets implements AutoCloseable {
         return waitNanos / 1e9;
     }
 
+    /** Whether {@code parameters} have the count and sizes these buckets were laid out for. */
+    public boolean fits(TensorVector parameters) {
+        if (parameters.size() != sizes.length) return false;
+        for (int i = 0; i < sizes.length; i++)
+            if (parameters.get(i).numel() != sizes[i]) return false;
+        return true;
+    }
+
     /** Replaces each parameter's gradient by its mean over the ranks; {@code parameters} as at construction. */
     public void reduce(TensorVector parameters) {
         if (parameters.size() != sizes.length)

@@ -60,7 +60,21 @@ class CliLabelGuidedTest {
     }
 
     @Test
+    void labelGuidedOnTwoLocalWorkers() throws Exception {
+        Path out = dir.resolve("guided-2");
+        CliRun r = run(distill(out, "--label-guided", "--labels", "0.5", "--nproc", "2")).expectSuccess();
+        assertTrue(r.out().contains("starting 2 workers"), r.out());
+        assertTrue(Files.isRegularFile(out.resolve("interpreter.dtt")));
+        assertTrue(Files.isRegularFile(out.resolve("backbone.dtt")));
+        List<JsonNode> log = MetricsLog.read(out.resolve("interpreter-metrics.jsonl"));
+        assertEquals(1, log.size(), "rank 0 alone logs the interpreter (one line, at its last step): " + log);
+        assertEquals(3, log.get(0).get("step").asInt());
+    }
+
+    @Test
     void badLabelGuidanceOptions() {
+        run(distill(dir.resolve("bad0"), "--scenes", "8", "--label-guided", "--labelled-scenes", "3", "--world-size", "2", "--rank", "0",
+                "--master-port", "29511")).expectOneLineError(2, "does not split evenly over 2 ranks");
         run(distill(dir.resolve("bad1"), "--label-guided", "--labels", "0")).expectOneLineError(2, "--labels");
         run(distill(dir.resolve("bad2"), "--label-guided", "--labels", "101")).expectOneLineError(2, "--labels");
         run(distill(dir.resolve("bad3"), "--scenes", "8", "--label-guided", "--labelled-scenes", "9")).expectOneLineError(2, "--labelled-scenes");

@@ -144,6 +144,26 @@ class DataParallelTest {
             assertEquals(0.0, maxDiff(last(dir.resolve("r0"), m), last(dir.resolve("r1"), m)), m + ": the ranks differ");
     }
 
+    /**
+     * Label-guided distillation: the interpreter trains data-parallel first (rank 0 writes it), then the student
+     * with the label term; both ranks end with the same interpreter, backbone (task head included) and regressor.
+     */
+    @Test
+    void labelGuidedDistillationRanksEndIdentical() throws Exception {
+        String port = Integer.toString(freePort());
+        Worker r0 = start("g0", "guided", "2", "0", port, "" + STEPS, dir.resolve("r0").toString(), "60", "own-dir");
+        Worker r1 = start("g1", "guided", "2", "1", port, "" + STEPS, dir.resolve("r1").toString(), "60", "own-dir");
+        assertExit0(r0);
+        assertExit0(r1);
+        Path i0 = dir.resolve("r0/interpreter.dtt"), i1 = dir.resolve("r1/interpreter.dtt");
+        assertEquals(0.0, maxDiff(i0, i1), "the ranks' interpreters differ");
+        for (String m : new String[] {"backbone", "regressor"})
+            assertEquals(0.0, maxDiff(last(dir.resolve("r0"), m), last(dir.resolve("r1"), m)), m + ": the ranks differ");
+        var interpreterLog = org.dreamteacher.train.MetricsLog.read(dir.resolve("r0/interpreter-metrics.jsonl"));
+        assertEquals(3, interpreterLog.get(interpreterLog.size() - 1).get("step").asInt(), "rank 0 logs the interpreter's 3 steps");
+        assertTrue(r0.output().contains("rank 0: "), r0.output());
+    }
+
     @Test
     void aKilledRankStopsTheOtherInTimeAndARestartResumes() throws Exception {
         String port = Integer.toString(freePort());

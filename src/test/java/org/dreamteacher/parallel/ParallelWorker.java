@@ -13,6 +13,7 @@ import org.dreamteacher.diffusion.DiffusionConfig;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.UNetConfig;
 import org.dreamteacher.distill.Distiller;
+import org.dreamteacher.distill.LabelGuidance;
 import org.dreamteacher.distill.TeacherTrainer;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
@@ -26,13 +27,15 @@ import org.dreamteacher.train.Progress;
  * One process of the data-parallel tests: trains a tiny teacher or distils into a tiny backbone as rank
  * {@code rank} of {@code world} (world 1: a plain single process with the same global batch), one thread.
  *
- * <p>Arguments: {@code teacher|distill WORLD RANK PORT STEPS RUN_DIR TIMEOUT_S [own-dir] [die-at N] [resume]}.
+ * <p>Arguments: {@code teacher|distill|guided WORLD RANK PORT STEPS RUN_DIR TIMEOUT_S [own-dir] [die-at N] [resume]};
+ * {@code guided}: label-guided distillation (classification, the first {@link #LABELLED} images labelled).
  * {@code own-dir}: every rank writes its files into its own RUN_DIR (so the test can compare the ranks' weights);
  * {@code die-at N}: this rank halts, as if killed, when it reaches the gradient all-reduce of its N-th step.
  * Exit code 0 on success, 1 with the error on standard error otherwise.
  */
 public final class ParallelWorker {
     static final int BATCH = 8;
+    static final int LABELLED = 16;
 
     static DiffusionConfig tinyTeacher() {
         UNetConfig u = new UNetConfig(1, 1, 28, 8, List.of(1, 2), 1, List.of(), 2, 0, false, 0.0, 0, 4, List.of(0, 2));
@@ -44,6 +47,15 @@ public final class ParallelWorker {
         int[] first = new int[64];
         for (int i = 0; i < first.length; i++) first[i] = i;
         return train.subset(first);
+    }
+
+    /** Label guidance on the first {@link #LABELLED} images, their whole set in every interpreter step. */
+    static LabelGuidance guidance(ImageDataset images) {
+        int[] labelled = new int[LABELLED];
+        for (int i = 0; i < labelled.length; i++) labelled[i] = i;
+        Batches batches = Batches.of(images).indices(labelled).batchSize(LABELLED).seed(5).dropLast(true).build();
+        return new LabelGuidance(LabelGuidance.Task.CLASSIFICATION, images.numClasses(), batches,
+                new LabelGuidance.Settings(1f, 4f, 3, LABELLED, 1e-2, 3.0, 16));
     }
 
     public static void main(String[] args) {
@@ -116,8 +128,9 @@ public final class ParallelWorker {
                 Distiller.Settings s = new Distiller.Settings(steps, BATCH, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
                         AttentionDistance.NORM, 5, 1, 1, true, 8);
                 ResNetConfig backbone = ResNetConfig.small(18, 4, 1, 10);
-                new Distiller(teacher.unet(), teacher.schedule(), "tiny", backbone, images, Backends.get("cpu"), s).parallel(parallel)
-                        .run(dir, resume);
+                Distiller distiller = new Distiller(teacher.unet(), teacher.schedule(), "tiny", backbone, images, Backends.get("cpu"), s);
+                if (mode.equals("guided")) distiller = distiller.withLabelGuidance(guidance(images));
+                distiller.parallel(parallel).run(dir, resume);
             }
         }
         if (context != null) {
