@@ -130,9 +130,10 @@ final class ParallelOptions {
         if (context == null || !context.isLeader() || context.buckets() == null) return;
         GradientBuckets b = context.buckets();
         cmd.out().printf(Locale.ROOT, "data-parallel: %d ranks; %s all-reduced per step in %d bucket%s%s; %.2f s in gradient all-reduce over %d steps"
-                + " (%.2f s waiting for it)%n", context.worldSize(), bytes(b.bytesPerStep()), b.buckets(), b.buckets() == 1 ? "" : "s",
+                + " (%.2f s waiting for it); %d of %d bucket all-reduces started during backward%n", context.worldSize(), bytes(b.bytesPerStep()),
+                b.buckets(), b.buckets() == 1 ? "" : "s",
                 context.bufferBytesPerStep() > 0 ? " + " + bytes(context.bufferBytesPerStep()) + " of BatchNorm statistics" : "",
-                b.seconds(), b.steps(), b.waitSeconds());
+                b.seconds(), b.steps(), b.waitSeconds(), b.overlappedAllReduces(), b.allReduces());
     }
 
     private static String bytes(long b) {

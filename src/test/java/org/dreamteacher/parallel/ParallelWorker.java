@@ -30,12 +30,14 @@ import org.dreamteacher.train.Progress;
  * <p>Arguments: {@code teacher|distill|guided WORLD RANK PORT STEPS RUN_DIR TIMEOUT_S [own-dir] [die-at N] [resume]};
  * {@code guided}: label-guided distillation (classification, the first {@link #LABELLED} images labelled).
  * {@code own-dir}: every rank writes its files into its own RUN_DIR (so the test can compare the ranks' weights);
- * {@code die-at N}: this rank halts, as if killed, when it reaches the gradient all-reduce of its N-th step.
+ * {@code die-at N}: this rank halts, as if killed, before its N-th step (after the optimiser step of step N - 1).
  * Exit code 0 on success, 1 with the error on standard error otherwise.
  */
 public final class ParallelWorker {
     static final int BATCH = 8;
     static final int LABELLED = 16;
+    /** Small buckets, so that the tiny models' gradients fill several, which start one by one during backward. */
+    static final long BUCKET_BYTES = 16 << 10;
 
     static DiffusionConfig tinyTeacher() {
         UNetConfig u = new UNetConfig(1, 1, 28, 8, List.of(1, 2), 1, List.of(), 2, 0, false, 0.0, 0, 4, List.of(0, 2));
@@ -85,10 +87,11 @@ public final class ParallelWorker {
         NativeLibrary.setNumThreads(1);
         ImageDataset images = images();
 
-        DistributedContext context = world > 1 ? DistributedContext.join(DistributedOptions.of(world, rank, "127.0.0.1", port, timeout)) : null;
+        DistributedContext context = world > 1 ? DistributedContext.join(DistributedOptions.of(world, rank, "127.0.0.1", port, timeout)
+                .withBucketBytes(BUCKET_BYTES)) : null;
         DataParallel base = context != null ? context : DataParallel.SINGLE;
         DataParallel parallel = new DataParallel() {
-            int reduced;
+            int finished;
 
             public int rank() {
                 return base.rank();
@@ -111,12 +114,14 @@ public final class ParallelWorker {
             }
 
             public void reduceGradients(TensorVector parameters) {
-                if (++reduced == dieAt) Runtime.getRuntime().halt(137);
                 base.reduceGradients(parameters);
             }
 
             public void afterStep(List<? extends Module> modules) {
                 base.afterStep(modules);
+                // Halting here, between steps, is deterministic: within a step the gradients' all-reduces start
+                // during backward and may or may not complete, depending on timing.
+                if (++finished == dieAt - 1) Runtime.getRuntime().halt(137);
             }
         };
         if (mode.equals("teacher")) {
@@ -135,8 +140,8 @@ public final class ParallelWorker {
         }
         if (context != null) {
             GradientBuckets b = context.buckets();
-            System.out.printf("rank %d: %d buckets, %d bytes per step, %.3f s in gradient all-reduce%n", rank, b.buckets(), b.bytesPerStep(),
-                    b.seconds());
+            System.out.printf("rank %d: %d buckets, %d bytes per step, %.3f s in gradient all-reduce, %d of %d all-reduces started during backward%n",
+                    rank, b.buckets(), b.bytesPerStep(), b.seconds(), b.overlappedAllReduces(), b.allReduces());
             context.close();
         }
     }
