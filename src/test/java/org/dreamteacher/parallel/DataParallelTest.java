@@ -114,6 +114,21 @@ class DataParallelTest {
         return run.resolve(String.format("checkpoints/step-%08d/%s.dtt", STEPS, model));
     }
 
+    /**
+     * Runs {@code mode} on 2 ranks for {@link #STEPS} steps, each rank writing into its own folder r0, r1; waits
+     * for both to succeed, checks that they end with identical {@code models}, and returns rank 0.
+     */
+    Worker twoRanksEndIdentical(String mode, String... models) throws Exception {
+        String port = Integer.toString(freePort());
+        Worker r0 = start(mode + "0", mode, "2", "0", port, "" + STEPS, dir.resolve("r0").toString(), "60", "own-dir");
+        Worker r1 = start(mode + "1", mode, "2", "1", port, "" + STEPS, dir.resolve("r1").toString(), "60", "own-dir");
+        assertExit0(r0);
+        assertExit0(r1);
+        for (String m : models)
+            assertEquals(0.0, maxDiff(last(dir.resolve("r0"), m), last(dir.resolve("r1"), m)), m + ": the ranks differ");
+        return r0;
+    }
+
     @Test
     void teacherTrainingOnTwoRanksEqualsOneProcessOnTheGlobalBatch() throws Exception {
         String port = Integer.toString(freePort());
@@ -151,13 +166,7 @@ class DataParallelTest {
      */
     @Test
     void distillationRanksEndIdentical() throws Exception {
-        String port = Integer.toString(freePort());
-        Worker r0 = start("d0", "distill", "2", "0", port, "" + STEPS, dir.resolve("r0").toString(), "60", "own-dir");
-        Worker r1 = start("d1", "distill", "2", "1", port, "" + STEPS, dir.resolve("r1").toString(), "60", "own-dir");
-        assertExit0(r0);
-        assertExit0(r1);
-        for (String m : new String[] {"backbone", "regressor"})
-            assertEquals(0.0, maxDiff(last(dir.resolve("r0"), m), last(dir.resolve("r1"), m)), m + ": the ranks differ");
+        Worker r0 = twoRanksEndIdentical("distill", "backbone", "regressor");
         // the tiny student's deepest stage is unused (2 teacher taps): only the buckets of the used parameters can
         assertOverlapped(r0, 1);
     }
@@ -168,15 +177,8 @@ class DataParallelTest {
      */
     @Test
     void labelGuidedDistillationRanksEndIdentical() throws Exception {
-        String port = Integer.toString(freePort());
-        Worker r0 = start("g0", "guided", "2", "0", port, "" + STEPS, dir.resolve("r0").toString(), "60", "own-dir");
-        Worker r1 = start("g1", "guided", "2", "1", port, "" + STEPS, dir.resolve("r1").toString(), "60", "own-dir");
-        assertExit0(r0);
-        assertExit0(r1);
-        Path i0 = dir.resolve("r0/interpreter.dtt"), i1 = dir.resolve("r1/interpreter.dtt");
-        assertEquals(0.0, maxDiff(i0, i1), "the ranks' interpreters differ");
-        for (String m : new String[] {"backbone", "regressor"})
-            assertEquals(0.0, maxDiff(last(dir.resolve("r0"), m), last(dir.resolve("r1"), m)), m + ": the ranks differ");
+        Worker r0 = twoRanksEndIdentical("guided", "backbone", "regressor");
+        assertEquals(0.0, maxDiff(dir.resolve("r0/interpreter.dtt"), dir.resolve("r1/interpreter.dtt")), "the ranks' interpreters differ");
         var interpreterLog = org.dreamteacher.train.MetricsLog.read(dir.resolve("r0/interpreter-metrics.jsonl"));
         assertEquals(3, interpreterLog.get(interpreterLog.size() - 1).get("step").asInt(), "rank 0 logs the interpreter's 3 steps");
         assertTrue(r0.output().contains("rank 0: "), r0.output());
