@@ -213,20 +213,7 @@ public final class ConvNeXt extends ConfiguredModule implements Backbone {
         }
     }
 
-    private static final class Stage extends Module {
-        private final List<Block> blocks = new ArrayList<>();
-
-        void add(Block b) {
-            blocks.add(register_module(Integer.toString(blocks.size()), b));
-        }
-
-        Tensor forward(Tensor x) {
-            for (Block b : blocks) x = b.forward(x);
-            return x;
-        }
-    }
-
-    private static final class Block extends Module {
+    private static final class Block extends Module implements Stage.Block {
         private final Conv2dImpl dwconv;
         private final LayerNorm norm;
         private final LinearImpl pwconv1;
@@ -244,7 +231,8 @@ public final class ConvNeXt extends ConfiguredModule implements Backbone {
             if (gamma != null) register_parameter("gamma", gamma);
         }
 
-        Tensor forward(Tensor x) {
+        @Override
+        public Tensor forward(Tensor x) {
             Tensor h = dwconv.forward(x).permute(0, 2, 3, 1);
             h = pwconv2.forward(torch.gelu(pwconv1.forward(norm.forward(h))));
             if (gamma != null) h = h.mul(gamma);

@@ -131,23 +131,7 @@ public final class ResNet extends ConfiguredModule implements Backbone {
         return NnSupport.parameters(this, List.of("fc."), true);
     }
 
-    /** A stage (layer1..layer4): blocks named "0", "1", ... as in torchvision's Sequential. */
-    private static final class Stage extends Module {
-        private final List<Block> blocks = new ArrayList<>();
-
-        void add(Block b) {
-            blocks.add(register_module(Integer.toString(blocks.size()), b));
-        }
-
-        Tensor forward(Tensor x) {
-            for (Block b : blocks) x = b.forward(x);
-            return x;
-        }
-    }
-
-    private abstract static class Block extends Module {
-        abstract Tensor forward(Tensor x);
-    }
+    private abstract static class Block extends Module implements Stage.Block {}
 
     /** 1x1 conv + BN on the shortcut, named "0" and "1" as torchvision's Sequential. */
     private static final class Downsample extends Module {
@@ -187,7 +171,7 @@ public final class ResNet extends ConfiguredModule implements Backbone {
         }
 
         @Override
-        Tensor forward(Tensor x) {
+        public Tensor forward(Tensor x) {
             Tensor h = torch.relu(bn1.forward(conv1.forward(x)));
             h = bn2.forward(conv2.forward(h));
             Tensor identity = downsample == null ? x : downsample.forward(x);
@@ -216,7 +200,7 @@ public final class ResNet extends ConfiguredModule implements Backbone {
         }
 
         @Override
-        Tensor forward(Tensor x) {
+        public Tensor forward(Tensor x) {
             Tensor h = torch.relu(bn1.forward(conv1.forward(x)));
             h = torch.relu(bn2.forward(conv2.forward(h)));
             h = bn3.forward(conv3.forward(h));
