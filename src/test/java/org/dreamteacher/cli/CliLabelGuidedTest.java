@@ -41,7 +41,7 @@ class CliLabelGuidedTest {
     void labelGuidedClassification() throws Exception {
         Path out = dir.resolve("guided");
         CliRun r = run(distill(out, "--label-guided", "--labels", "0.5")).expectSuccess();
-        assertTrue(r.out().contains("label guidance: classification, 30 labelled images, tau = 4.0, lambda_ld = 1.0"), r.out());
+        assertTrue(r.out().contains("label guidance: classification, 30 labelled images, tau = 1.0, lambda_ld = 1.0"), r.out());
         assertEquals(10, Checkpoints.load(out.resolve("backbone.dtt"), ResNet.class).numClasses(), "the distilled head is kept");
         assertEquals(10, Checkpoints.load(out.resolve("interpreter.dtt"), PixelInterpreter.class).config().numClasses());
         List<JsonNode> log = MetricsLog.read(out.resolve("metrics.jsonl"));
