@@ -312,6 +312,11 @@ public final class GradientBuckets implements AutoCloseable {
         for (int i = 0; i < sizes.length; i++) {
             final int index = i;
             Tensor p = parameters.get(i);
+            if (!p.requires_grad()) { // libtorch refuses hooks there; such a parameter never has a gradient to pack
+                hooked.add(null);
+                hooks.add(null);
+                continue;
+            }
             VoidTensorHook hook = new VoidTensorHook() {
                 @Override
                 public void call(TensorBase grad) {
@@ -374,6 +379,7 @@ public final class GradientBuckets implements AutoCloseable {
     @Override
     public void close() {
         for (int i = 0; i < hooks.size(); i++) {
+            if (hooks.get(i) == null) continue;
             hooked.get(i).remove_hook(hookIds[i]);
             hooked.get(i).releaseReference();
             hooks.get(i).releaseReference();
