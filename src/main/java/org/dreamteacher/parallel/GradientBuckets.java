@@ -69,7 +69,6 @@ public final class GradientBuckets implements AutoCloseable {
     private Work[] works;
     private TensorVector[] inputs;
     private int launched;
-    private int launchedInBackward;
     private String hookError;
     private long steps;
     private long nanos;
@@ -235,8 +234,8 @@ public final class GradientBuckets implements AutoCloseable {
             throw new IllegalArgumentException("expected " + sizes.length + " parameters, got " + parameters.size());
         long t0 = System.nanoTime();
         boolean hooksOn = !hooks.isEmpty();
+        final int launchedInBackward = launched; // by the hooks, before this call
         try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-            launchedInBackward = launched;
             for (int i = 0; i < sizes.length; i++) {
                 if (packed[i]) continue;
                 Tensor g = parameters.get(i).grad();
