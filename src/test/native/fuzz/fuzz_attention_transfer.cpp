@@ -36,58 +36,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     : !finite_positive(pool_p) ? "'pool_p'"
                     : (distance != 0 && distance != 1) ? "'distance'" : !finite_positive(eps) ? "'eps'"
                     : !std::isfinite(grad_scale) ? "'grad_scale'" : "";
-    const bool valid = bad[0] == '\0';
-    // Keep the problem small: a valid call of more than 40,000 elements is skipped.
-    if (valid && (count_s > 40000 || count_t > 40000)) return 0;
-
-    const int64_t len_s = valid ? count_s : 1, len_t = valid ? count_t : 1;
-    std::vector<float> s = in.values(len_s), t = in.values(len_t);
-    Outputs out(len_s);
-    const float* sp = null_s ? nullptr : s.data();
-    const float* tp = null_t ? nullptr : t.data();
-    float* lp = null_l ? nullptr : out.loss.data();
-    float* gp = with_grad ? out.grad.data() : nullptr;
-
-    dt_status st = dt_attention_transfer_f32(sp, cs, tp, ct, n, h, w, pool_p, distance, eps, grad_scale, lp, gp);
-    if (!valid) {
-        check_rejected("dt_attention_transfer_f32", st, bad, out);
-        st = dt_cuda_attention_transfer_f32(sp, cs, tp, ct, n, h, w, pool_p, distance, eps, grad_scale, lp, gp, nullptr);
-        check_rejected("dt_cuda_attention_transfer_f32", st, bad, out);
-        return 0;
-    }
-    const int64_t bad_s = first_bad(s.data(), count_s), bad_t = first_bad(t.data(), count_t);
-    if (check && (bad_s >= 0 || bad_t >= 0)) {
-        check_non_finite_reported("dt_attention_transfer_f32", st, bad_s >= 0 ? "student" : "teacher",
-                                  bad_s >= 0 ? bad_s : bad_t, out);
-        return 0;
-    }
-    FUZZ_ASSERT(st == DT_OK, "status " + std::to_string(st) + ": " + message());
-    const float loss = out.loss[0];
-    if (bad_s >= 0 || bad_t >= 0) {
-        FUZZ_ASSERT(!std::isfinite(loss), "a non-finite input gave the finite loss " + std::to_string(loss));
-    } else {
-        // The maps sum_c |x|^p are doubles: finite while C * max|x|^p < 1e300; the normalised maps
-        // are then at most 1 in magnitude, so the loss is at most 4 (squared) or 2 (norm).
-        const double m = std::max(max_abs(s.data(), count_s), max_abs(t.data(), count_t));
-        const double c_max = static_cast<double>(std::max(cs, ct));
-        const bool maps_finite = m == 0.0 || std::log10(c_max) + pool_p * std::log10(m) < 300.0;
-        if (maps_finite) {
+    const Target target{"dt_attention_transfer_f32", "dt_cuda_attention_transfer_f32", "student", "teacher"};
+    return run_call(
+        in, target, check, bad, count_s, count_t, {null_s, null_t, null_l, with_grad},
+        [&](const float* sp, const float* tp, float* lp, float* gp) {
+            return dt_attention_transfer_f32(sp, cs, tp, ct, n, h, w, pool_p, distance, eps, grad_scale, lp, gp);
+        },
+        [&](const float* sp, const float* tp, float* lp, float* gp) {
+            return dt_cuda_attention_transfer_f32(sp, cs, tp, ct, n, h, w, pool_p, distance, eps, grad_scale, lp, gp,
+                                                  nullptr);
+        },
+        [&](const std::vector<float>& s, const std::vector<float>& t, float loss, const float* grad) {
+            // The maps sum_c |x|^p are doubles: finite while C * max|x|^p < 1e300; the normalised maps
+            // are then at most 1 in magnitude, so the loss is at most 4 (squared) or 2 (norm).
+            const double m = std::max(max_abs(s.data(), count_s), max_abs(t.data(), count_t));
+            const double c_max = static_cast<double>(std::max(cs, ct));
+            const bool maps_finite = m == 0.0 || std::log10(c_max) + pool_p * std::log10(m) < 300.0;
+            if (!maps_finite) return;
             FUZZ_ASSERT(std::isfinite(loss) && loss >= 0.0f && loss <= 4.0f,
                         "finite inputs gave the loss " + std::to_string(loss));
-            if (with_grad && moderate(s) && moderate(t) && pool_p >= 0.5f && pool_p <= 4.0f && eps >= 1e-12f &&
+            if (grad && moderate(s) && moderate(t) && pool_p >= 0.5f && pool_p <= 4.0f && eps >= 1e-12f &&
                 std::fabs(grad_scale) <= 1e6f)
-                FUZZ_ASSERT(all_finite(out.grad.data(), count_s), "moderate inputs gave a non-finite gradient");
-        }
-    }
-    float forward = kSentinel;
-    FUZZ_ASSERT(dt_attention_transfer_f32(sp, cs, tp, ct, n, h, w, pool_p, distance, eps, grad_scale, &forward,
-                                          nullptr) == DT_OK, message());
-    FUZZ_ASSERT(std::memcmp(&forward, &loss, sizeof loss) == 0, "forward-only loss differs");
-    if (!dt_cuda_available()) {
-        Outputs cuda_out(1);
-        st = dt_cuda_attention_transfer_f32(sp, cs, tp, ct, n, h, w, pool_p, distance, eps, grad_scale,
-                                            cuda_out.loss.data(), nullptr, nullptr);
-        FUZZ_ASSERT(st == DT_ERR_UNSUPPORTED && cuda_out.untouched(), message());
-    }
-    return 0;
+                FUZZ_ASSERT(all_finite(grad, count_s), "moderate inputs gave a non-finite gradient");
+        });
 }

@@ -176,6 +176,76 @@ inline bool apply_settings(Input& in) {
     return check;
 }
 
+// What every target checks of one drawn call, in the same order; the targets differ only in how they
+// draw the arguments, which argument is bad, and what finite inputs must give (`finite_checks`).
+//
+// `cpu(s, t, loss, grad)` and `cuda(s, t, loss, grad)` make the call (the CUDA one on the default
+// stream); null pointers are passed where the drawn input asks for them. `bad` names the first bad
+// argument as the C ABI's message must ("" for a valid call). Valid calls get buffers of exactly
+// count_s / count_t floats, rejected ones a single float (never read).
+//   - A rejected call: DT_ERR_INVALID_ARGUMENT naming the argument, nothing written, from both entry points.
+//   - With the non-finite check on and a non-finite input: DT_ERR_NON_FINITE naming the tensor and index.
+//   - Otherwise DT_OK; a non-finite input gives a non-finite loss; finite inputs go to finite_checks(s, t,
+//     loss, grad or nullptr); the forward-only call gives the same loss, bit for bit.
+//   - Without a usable device the CUDA entry point refuses valid arguments and writes nothing.
+struct Target {
+    const char* cpu_name;      // "dt_whitened_mse_f32"
+    const char* cuda_name;     // "dt_cuda_whitened_mse_f32"
+    const char* student_name;  // the tensor names of the non-finite message
+    const char* teacher_name;
+};
+
+struct Pointers {
+    bool null_s, null_t, null_l, with_grad;
+};
+
+template <class Cpu, class Cuda, class FiniteChecks>
+int run_call(Input& in, const Target& target, bool check, const char* bad, int64_t count_s, int64_t count_t,
+             Pointers ptrs, Cpu&& cpu, Cuda&& cuda, FiniteChecks&& finite_checks) {
+    const bool valid = bad[0] == '\0';
+    // Keep the problem small: a valid call of more than 40,000 elements (a huge dimension that does
+    // not overflow) is skipped, as its buffers could not be allocated.
+    if (valid && (count_s > 40000 || count_t > 40000)) return 0;
+
+    const int64_t len_s = valid ? count_s : 1, len_t = valid ? count_t : 1;
+    std::vector<float> s = in.values(len_s), t = in.values(len_t);
+    Outputs out(len_s);
+    const float* sp = ptrs.null_s ? nullptr : s.data();
+    const float* tp = ptrs.null_t ? nullptr : t.data();
+    float* lp = ptrs.null_l ? nullptr : out.loss.data();
+    float* gp = ptrs.with_grad ? out.grad.data() : nullptr;
+
+    dt_status st = cpu(sp, tp, lp, gp);
+    if (!valid) {
+        check_rejected(target.cpu_name, st, bad, out);
+        st = cuda(sp, tp, lp, gp);
+        check_rejected(target.cuda_name, st, bad, out);
+        return 0;
+    }
+    const int64_t bad_s = first_bad(s.data(), count_s), bad_t = first_bad(t.data(), count_t);
+    if (check && (bad_s >= 0 || bad_t >= 0)) {
+        check_non_finite_reported(target.cpu_name, st, bad_s >= 0 ? target.student_name : target.teacher_name,
+                                  bad_s >= 0 ? bad_s : bad_t, out);
+        return 0;
+    }
+    FUZZ_ASSERT(st == DT_OK, "status " + std::to_string(st) + ": " + message());
+    const float loss = out.loss[0];
+    if (bad_s >= 0 || bad_t >= 0) {
+        FUZZ_ASSERT(!std::isfinite(loss), "a non-finite input gave the finite loss " + std::to_string(loss));
+    } else {
+        finite_checks(s, t, loss, ptrs.with_grad ? out.grad.data() : nullptr);
+    }
+    float forward = kSentinel;
+    FUZZ_ASSERT(cpu(sp, tp, &forward, nullptr) == DT_OK, message());
+    FUZZ_ASSERT(std::memcmp(&forward, &loss, sizeof loss) == 0, "forward-only loss differs");
+    if (!dt_cuda_available()) {
+        Outputs cuda_out(1);
+        st = cuda(sp, tp, cuda_out.loss.data(), nullptr);
+        FUZZ_ASSERT(st == DT_ERR_UNSUPPORTED && cuda_out.untouched(), message());
+    }
+    return 0;
+}
+
 }  // namespace fuzz
 
 #endif  // DT_FUZZ_COMMON_H

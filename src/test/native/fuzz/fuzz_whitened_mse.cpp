@@ -22,53 +22,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     : count < 0 ? "'n, c, h, w' overflow"
                     : (mode != 0 && mode != 1) ? "'mode'" : !finite_positive(eps) ? "'eps'"
                     : !std::isfinite(grad_scale) ? "'grad_scale'" : "";
-    const bool valid = bad[0] == '\0';
-    // Keep the problem small: a valid call of more than 40,000 elements (a huge dimension that does
-    // not overflow) is skipped, as its buffers could not be allocated.
-    if (valid && count > 40000) return 0;
+    // The C ABI names the overflowing product without the word "overflow".
     const std::string bad_name = std::string(bad).substr(0, std::string(bad).find(" overflow"));
-
-    // Valid calls get buffers of exactly the tensor size; rejected ones a single float (never read).
-    const int64_t len = valid ? count : 1;
-    std::vector<float> s = in.values(len), t = in.values(len);
-    Outputs out(len);
-    const float* sp = null_s ? nullptr : s.data();
-    const float* tp = null_t ? nullptr : t.data();
-    float* lp = null_l ? nullptr : out.loss.data();
-    float* gp = with_grad ? out.grad.data() : nullptr;
-
-    dt_status st = dt_whitened_mse_f32(sp, tp, n, c, h, w, mode, eps, grad_scale, lp, gp);
-    if (!valid) {
-        check_rejected("dt_whitened_mse_f32", st, bad_name.c_str(), out);
-        st = dt_cuda_whitened_mse_f32(sp, tp, n, c, h, w, mode, eps, grad_scale, lp, gp, nullptr);
-        check_rejected("dt_cuda_whitened_mse_f32", st, bad_name.c_str(), out);
-        return 0;
-    }
-    const int64_t bad_s = first_bad(s.data(), count), bad_t = first_bad(t.data(), count);
-    if (check && (bad_s >= 0 || bad_t >= 0)) {
-        check_non_finite_reported("dt_whitened_mse_f32", st, bad_s >= 0 ? "student" : "teacher",
-                                  bad_s >= 0 ? bad_s : bad_t, out);
-        return 0;
-    }
-    FUZZ_ASSERT(st == DT_OK, "status " + std::to_string(st) + ": " + message());
-    const float loss = out.loss[0];
-    if (bad_s >= 0 || bad_t >= 0) {
-        FUZZ_ASSERT(!std::isfinite(loss), "a non-finite input gave the finite loss " + std::to_string(loss));
-    } else if (max_abs(s.data(), count) <= 1e18f) {
-        // (|s| + |W(t)|)^2 with |W(t)| <= sqrt(group size): far below FLT_MAX.
-        FUZZ_ASSERT(std::isfinite(loss) && loss >= 0.0f, "finite inputs gave the loss " + std::to_string(loss));
-        if (with_grad && std::fabs(grad_scale) <= 1e18f)
-            FUZZ_ASSERT(all_finite(out.grad.data(), count), "finite inputs gave a non-finite gradient");
-    }
-    // The forward-only loss is the same number.
-    float forward = kSentinel;
-    FUZZ_ASSERT(dt_whitened_mse_f32(sp, tp, n, c, h, w, mode, eps, grad_scale, &forward, nullptr) == DT_OK, message());
-    FUZZ_ASSERT(std::memcmp(&forward, &loss, sizeof loss) == 0, "forward-only loss differs");
-    // Without a usable device the CUDA entry point refuses valid arguments and writes nothing.
-    if (!dt_cuda_available()) {
-        Outputs cuda_out(1);
-        st = dt_cuda_whitened_mse_f32(sp, tp, n, c, h, w, mode, eps, grad_scale, cuda_out.loss.data(), nullptr, nullptr);
-        FUZZ_ASSERT(st == DT_ERR_UNSUPPORTED && cuda_out.untouched(), message());
-    }
-    return 0;
+    const Target target{"dt_whitened_mse_f32", "dt_cuda_whitened_mse_f32", "student", "teacher"};
+    return run_call(
+        in, target, check, bad_name.c_str(), count, count, {null_s, null_t, null_l, with_grad},
+        [&](const float* sp, const float* tp, float* lp, float* gp) {
+            return dt_whitened_mse_f32(sp, tp, n, c, h, w, mode, eps, grad_scale, lp, gp);
+        },
+        [&](const float* sp, const float* tp, float* lp, float* gp) {
+            return dt_cuda_whitened_mse_f32(sp, tp, n, c, h, w, mode, eps, grad_scale, lp, gp, nullptr);
+        },
+        [&](const std::vector<float>& s, const std::vector<float>&, float loss, const float* grad) {
+            if (max_abs(s.data(), count) > 1e18f) return;
+            // (|s| + |W(t)|)^2 with |W(t)| <= sqrt(group size): far below FLT_MAX.
+            FUZZ_ASSERT(std::isfinite(loss) && loss >= 0.0f, "finite inputs gave the loss " + std::to_string(loss));
+            if (grad && std::fabs(grad_scale) <= 1e18f)
+                FUZZ_ASSERT(all_finite(grad, count), "finite inputs gave a non-finite gradient");
+        });
 }
