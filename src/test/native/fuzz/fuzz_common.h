@@ -233,7 +233,7 @@ int run_call(Input& in, const Target& target, bool check, const char* bad, int64
     if (bad_s >= 0 || bad_t >= 0) {
         FUZZ_ASSERT(!std::isfinite(loss), "a non-finite input gave the finite loss " + std::to_string(loss));
     } else {
-        finite_checks(s, t, loss, ptrs.with_grad ? out.grad.data() : nullptr);
+        finite_checks(s, t, loss, gp);
     }
     float forward = kSentinel;
     FUZZ_ASSERT(cpu(sp, tp, &forward, nullptr) == DT_OK, message());
