@@ -125,9 +125,12 @@ DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t posi
 // P == 1: rows of K contiguous logits
 // ---------------------------------------------------------------------------------------------
 
-// Accumulator lanes of the row sums: fewer than kLanes, because rows are often short (K = 10) and
-// a row pays for initialising and folding its lanes.
-constexpr int kRowLanes = 8;
+// Lanes of the row max (floats) and of the row sums (doubles): fewer than kLanes, because a row pays
+// for initialising and folding its lanes, and rows may be as short as kSmallK. The inner loops over
+// the lanes are kept as loops ("unroll 1"): fully unrolled, gcc turned the row max into scalar
+// maxss and the sums into shuffles and a serial chain of scalar adds; as loops they vectorise into
+// plain vector max and adds, and (4096,1000) went from 8.4 to 5.3 ms on the 2-core build machine.
+constexpr int kRowLanes = 16;
 // Classes per chunk of a row: a chunk's exponentials go through small arrays so that every loop is
 // plain (and vectorises).
 constexpr int64_t kRowChunk = 256;
@@ -143,8 +146,10 @@ DT_INLINE float row_max(const float* x, int64_t k) {
     float lane[kRowLanes];
     for (int j = 0; j < kRowLanes; ++j) lane[j] = x[0];
     int64_t i = 0;
-    for (; i + kRowLanes <= k; i += kRowLanes)
+    for (; i + kRowLanes <= k; i += kRowLanes) {
+#pragma GCC unroll 1
         for (int j = 0; j < kRowLanes; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
+    }
     for (; i < k; ++i) lane[0] = x[i] > lane[0] ? x[i] : lane[0];
     float m = lane[0];
     for (int j = 1; j < kRowLanes; ++j) m = lane[j] > m ? lane[j] : m;
@@ -153,9 +158,14 @@ DT_INLINE float row_max(const float* x, int64_t k) {
 
 // Loss of one row; its gradient (coef = grad_scale / (T*N*P)) when kGrad. `stored` (2k doubles, or
 // nullptr) keeps the row's exponentials for the gradient; without it they are computed again.
+// s_next, t_next: the row that comes next, prefetched while this one is computed. Without this the
+// row max, the first read of each row, waits on memory (a quarter of the samples of a profile at
+// K = 1000); with it (4096,1000) went from 5.3 to 4.6 ms on the 2-core build machine. (The same
+// prefetch of the next block in block_loss measured no faster, and is not done.)
 template <bool kGrad>
 DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_tau, double coef,
-                          double z_min, double* stored, float* grad) {
+                          double z_min, double* stored, float* grad, const float* s_next,
+                          const float* t_next) {
     const double ms = row_max(s, k), mt = row_max(t, k);
     double zs[kRowChunk], es_chunk[kRowChunk], et_chunk[kRowChunk];
     double lane_s[kRowLanes] = {0}, lane_t[kRowLanes] = {0}, lane_d[kRowLanes] = {0};
@@ -172,6 +182,11 @@ DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_
         // Class q goes to lane q % kRowLanes, the row's last (k % kRowLanes) classes to lane 0.
         int64_t j = 0;
         for (; j + kRowLanes <= len; j += kRowLanes) {
+            // kRowLanes floats are one 64-byte cache line of each next row.
+            static_assert(kRowLanes * sizeof(float) == 64, "one prefetch per cache line");
+            __builtin_prefetch(s_next + q0 + j);
+            __builtin_prefetch(t_next + q0 + j);
+#pragma GCC unroll 1
             for (int l = 0; l < kRowLanes; ++l) {
                 lane_s[l] += es[j + l];
                 lane_t[l] += et[j + l];
@@ -210,9 +225,12 @@ DT_HOT double row_range(const SoftTargetCeArgs& a, int64_t b, int64_t e, double 
     const double z_min = exp_floor();
     double* stored = kGrad ? range_scratch(static_cast<size_t>(2 * k)) : nullptr;
     double loss = 0.0;
-    for (int64_t i = b; i < e; ++i)
+    for (int64_t i = b; i < e; ++i) {
+        const int64_t next = i + 1 < e ? i + 1 : i;  // (the last row prefetches itself: a no-op)
         loss += row_loss<kGrad>(a.student_logits + i * k, a.teacher_logits + i * k, k, inv_tau,
-                                coef, z_min, stored, kGrad ? a.grad_student + i * k : nullptr);
+                                coef, z_min, stored, kGrad ? a.grad_student + i * k : nullptr,
+                                a.student_logits + next * k, a.teacher_logits + next * k);
+    }
     return loss;
 }
 

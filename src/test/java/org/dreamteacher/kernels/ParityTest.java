@@ -155,7 +155,9 @@ class ParityTest {
 
     static Stream<CeCase> ceCases() {
         long[][] shapes = {{1, 1}, {4, 10}, {64, 10}, {3, 1000}, {2, 1000, 3}, {1, 21, 4096}, {2, 5, 64, 64},
-                {7, 3, 17}, {16, 21, 8, 8}, {1, 2}, {5, 7, 11, 13}, {1, 1, 9}, {3, 997, 2}};
+                {7, 3, 17}, {16, 21, 8, 8}, {1, 2}, {5, 7, 11, 13}, {1, 1, 9}, {3, 997, 2},
+                // rows of K >= 32 contiguous classes: lane tails (K % 16 != 0) and 256-class chunk ends
+                {5, 32}, {4, 33}, {2, 47}, {3, 256}, {3, 257}, {2, 513}, {4, 1001}};
         float[] taus = {0.5f, 1f, 4f};
         List<CeCase> cases = new ArrayList<>();
         long seed = 1000;
