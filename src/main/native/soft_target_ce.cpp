@@ -129,7 +129,8 @@ DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t posi
 // for initialising and folding its lanes, and rows may be as short as kSmallK. The inner loops over
 // the lanes are kept as loops ("unroll 1"): fully unrolled, gcc turned the row max into scalar
 // maxss and the sums into shuffles and a serial chain of scalar adds; as loops they vectorise into
-// plain vector max and adds, and (4096,1000) went from 8.4 to 5.3 ms on the 2-core build machine.
+// plain vector max and adds: (4096,1000) went from 7.1 to 4.6 ms on the 2-core build machine
+// (benchmarks/native/ab.cpp, builds side by side, medians of 80 calls).
 constexpr int kRowLanes = 16;
 // Classes per chunk of a row: a chunk's exponentials go through small arrays so that every loop is
 // plain (and vectorises).
@@ -160,8 +161,8 @@ DT_INLINE float row_max(const float* x, int64_t k) {
 // nullptr) keeps the row's exponentials for the gradient; without it they are computed again.
 // s_next, t_next: the row that comes next, prefetched while this one is computed. Without this the
 // row max, the first read of each row, waits on memory (a quarter of the samples of a profile at
-// K = 1000); with it (4096,1000) went from 5.3 to 4.6 ms on the 2-core build machine. (The same
-// prefetch of the next block in block_loss measured no faster, and is not done.)
+// K = 1000); with it (4096,1000) went from 4.6 to 4.1 ms, measured as above. (The same prefetch
+// of the next block in block_loss measured no faster, and is not done.)
 template <bool kGrad>
 DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_tau, double coef,
                           double z_min, double* stored, float* grad, const float* s_next,
