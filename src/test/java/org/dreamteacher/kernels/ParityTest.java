@@ -31,7 +31,9 @@ class ParityTest {
     static Stream<MseCase> mseCases() {
         long[][] shapes = {{1, 1, 1, 1}, {2, 3, 4, 5}, {1, 1, 7, 7}, {3, 1, 1, 1}, {1, 17, 1, 1}, {4, 8, 8, 8},
                 {2, 64, 16, 16}, {1, 256, 16, 16}, {5, 3, 11, 13}, {2, 31, 29, 1}, {1, 1, 97, 89}, {7, 2, 3, 3},
-                {1, 3, 1, 4096}, {2, 13, 37, 41}, {3, 5, 17, 1}};
+                {1, 3, 1, 4096}, {2, 13, 37, 41}, {3, 5, 17, 1},
+                // per-pixel blocks of 2048 positions (two channels per loss pass), odd C, a short last block
+                {1, 64, 64, 64}, {2, 5, 48, 48}};
         List<MseCase> cases = new ArrayList<>();
         long seed = 1;
         for (long[] shape : shapes) {
