@@ -4,6 +4,7 @@
 #   benchmarks/results/LATEST.md              (kernel, shape, ours, libtorch, speedup, GB/s, % of triad)
 #
 # usage: benchmarks/run.sh [--quick] [extra JMH arguments]
+#   full run: 3 forks of every kernel benchmark, about 40 minutes on 2 cores
 #   --quick  one JVM for all benchmarks (no forks), 1 warm-up and 2 measurement iterations of 0.3 s:
 #            the whole suite in under 5 minutes, for a first look; it writes <date>-<machine>-quick.json
 #            and prints its table instead of replacing LATEST.md
