@@ -4,9 +4,8 @@
 // one after the other (two JMH runs) cannot show a 10-20% change. Here the builds are loaded side by side
 // (dlopen, RTLD_LOCAL) and called in turn on the same inputs, round after round (in reverse order every
 // other round), with a STREAM-like triad over the same bytes in each round: drift hits every build alike,
-// and the medians compare. This is a
-// tool for deciding whether a kernel change helps; the committed speed figures come from JMH
-// (benchmarks/run.sh).
+// and the medians compare. This is a tool for deciding whether a kernel change helps; the committed
+// speed figures come from JMH (benchmarks/run.sh).
 //
 // usage: ab SPEC ROUNDS LIB [LIB...]
 //   SPEC  mse:N,C,H,W,MODE        (MODE 0 per-sample, 1 per-pixel)
@@ -54,8 +53,9 @@ struct Build {
 std::string label(const std::string& path) {
     const size_t end = path.rfind('/');
     if (end == std::string::npos || end == 0) return path;
-    const size_t begin = path.rfind('/', end - 1);
-    return path.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
+    const size_t slash = path.rfind('/', end - 1);
+    const size_t begin = slash == std::string::npos ? 0 : slash + 1;
+    return path.substr(begin, end - begin);
 }
 
 [[noreturn]] void usage(const char* why) {

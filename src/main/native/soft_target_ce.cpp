@@ -132,6 +132,7 @@ DT_HOT double block_loss(const float* s, const float* t, int64_t k, int64_t posi
 // plain vector max and adds: (4096,1000) went from 7.1 to 4.6 ms on the 2-core build machine
 // (benchmarks/native/ab.cpp, builds side by side, medians of 80 calls).
 constexpr int kRowLanes = 16;
+static_assert(kRowLanes * sizeof(float) == 64, "row_loss prefetches one cache line per kRowLanes classes");
 // Classes per chunk of a row: a chunk's exponentials go through small arrays so that every loop is
 // plain (and vectorises).
 constexpr int64_t kRowChunk = 256;
@@ -183,8 +184,7 @@ DT_INLINE double row_loss(const float* s, const float* t, int64_t k, double inv_
         // Class q goes to lane q % kRowLanes, the row's last (k % kRowLanes) classes to lane 0.
         int64_t j = 0;
         for (; j + kRowLanes <= len; j += kRowLanes) {
-            // kRowLanes floats are one 64-byte cache line of each next row.
-            static_assert(kRowLanes * sizeof(float) == 64, "one prefetch per cache line");
+            // One cache line of each next row (kRowLanes floats).
             __builtin_prefetch(s_next + q0 + j);
             __builtin_prefetch(t_next + q0 + j);
 #pragma GCC unroll 1

@@ -262,9 +262,13 @@ DT_HOT double pixel_block_loss(const float* s, const float* t, int64_t c, int64_
     }
     const double* mean = s1;
     const double* rstd = s2;
+    // s - W(t) at position p of one channel's student and teacher rows.
+    auto diff = [&](const float* s_row, const float* t_row, int64_t p) {
+        return static_cast<double>(s_row[p]) - (static_cast<double>(t_row[p]) - mean[p]) * rstd[p];
+    };
     // Long blocks: the per-position arrays (mean, rstd, loss: 24 bytes per position, 48 KB at 2048
     // positions) no longer fit in L1, and every channel's pass reloads them; passes over two channels
-    // at a time halve that ((16,64,64,64): 2.26 -> 1.96 ms). Short blocks stay at one channel per pass:
+    // at a time halve that ((16,64,64,64): 2.33 -> 1.94 ms). Short blocks stay at one channel per pass:
     // there the two rows read side by side are 1 KB apart, which slowed (64,256,16,16) from 1.77 to
     // 2.38 ms (both measured with benchmarks/native/ab, medians of 100 calls). The additions into
     // loss[p] stay in channel order, so both ways give the same bits.
@@ -278,10 +282,8 @@ DT_HOT double pixel_block_loss(const float* s, const float* t, int64_t c, int64_
             float* g0 = kGrad ? grad + ch * positions : nullptr;
             float* g1 = kGrad ? g0 + positions : nullptr;
             for (int64_t p = 0; p < len; ++p) {
-                const double d0 =
-                    static_cast<double>(s0[p]) - (static_cast<double>(t0[p]) - mean[p]) * rstd[p];
-                const double d1 = static_cast<double>(s1_row[p]) -
-                                  (static_cast<double>(t1[p]) - mean[p]) * rstd[p];
+                const double d0 = diff(s0, t0, p);
+                const double d1 = diff(s1_row, t1, p);
                 loss[p] = (loss[p] + d0 * d0) + d1 * d1;
                 if (kGrad) {
                     g0[p] = static_cast<float>(coef * d0);
@@ -295,8 +297,7 @@ DT_HOT double pixel_block_loss(const float* s, const float* t, int64_t c, int64_
         const float* tc = t + ch * positions;
         float* gc = kGrad ? grad + ch * positions : nullptr;
         for (int64_t p = 0; p < len; ++p) {
-            const double d =
-                static_cast<double>(sc[p]) - (static_cast<double>(tc[p]) - mean[p]) * rstd[p];
+            const double d = diff(sc, tc, p);
             loss[p] += d * d;
             if (kGrad) gc[p] = static_cast<float>(coef * d);
         }
