@@ -15,8 +15,7 @@ root="$(dirname "$here")"
 quick=0
 if [ "${1:-}" = "--quick" ]; then quick=1; shift; fi
 
-(cd "$root" && mvn -B -q install -DskipTests)
-(cd "$here" && mvn -B -q package)
+(cd "$root" && mvn -B -q package -DskipTests -Ddt.docs.skip -Pjmh-jar -pl benchmarks -am)
 
 machine="${DT_MACHINE:-$(hostname -s)-$(nproc)cpu}"
 stamp="$(date +%Y-%m-%d)"

@@ -15,8 +15,7 @@ threads="${1:-2}"
 py=/usr/bin/python3
 $py -c "import torch" 2>/dev/null || { echo "needs Debian's python3-torch (apt-get install python3-torch)"; exit 1; }
 
-(cd "$root" && mvn -B -q install -DskipTests)
-(cd "$bench" && mvn -B -q package)
+(cd "$root" && mvn -B -q package -DskipTests -Ddt.docs.skip -Pjmh-jar -pl benchmarks -am)
 
 machine="${DT_MACHINE:-$(hostname -s)-$(nproc)cpu}"
 stamp="$(date +%Y-%m-%d)"

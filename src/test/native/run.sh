@@ -19,14 +19,16 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 what="${1:-all}"
 seconds="${2:-20}"
 jobs="${DT_CMAKE_JOBS:-2}"
-mkdir -p "$root/target"
+# Build folders go under DT_BUILD_DIR (Maven passes the kernels module's target folder), else target/.
+out="${DT_BUILD_DIR:-$root/target}"
+mkdir -p "$out"
 
 # Sanitizer runtime options: stop at the first report, with a stack trace and a non-zero status.
 export ASAN_OPTIONS="abort_on_error=0:halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 sanitize() {
-    local build="$root/target/native-sanitize"
+    local build="$out/native-sanitize"
     echo "== native tests under AddressSanitizer + UndefinedBehaviorSanitizer ($build)"
     # CUDA off: the sanitizers instrument host code only; the CUDA entry points' argument checks are
     # host code and are tested through the stub.
@@ -53,7 +55,7 @@ have_libfuzzer() {
 }
 
 fuzz() {
-    local build="$root/target/native-fuzz"
+    local build="$out/native-fuzz"
     if ! have_libfuzzer; then
         echo "== fuzzing SKIPPED: clang with libFuzzer was not found (Debian: apt-get install clang libclang-rt-dev)"
         return 0
@@ -85,7 +87,7 @@ fuzz() {
 }
 
 cuda_emulated() {
-    local build="$root/target/native-cuda-emu" here="$root/cuda/test/emulator"
+    local build="$out/native-cuda-emu" here="$root/cuda/test/emulator"
     echo "== non-finite inputs through the CUDA kernels, emulated on the CPU ($build)"
     mkdir -p "$build/src"
     local f

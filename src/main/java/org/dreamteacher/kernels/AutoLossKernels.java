@@ -1,19 +1,16 @@
 package org.dreamteacher.kernels;
 
-import org.bytedeco.pytorch.Tensor;
+import java.nio.FloatBuffer;
 
 /**
- * Backend {@code auto}: on tensors, cuda for CUDA tensors and cpu otherwise; raw addresses cannot tell host
- * from device memory, so they go to cpu (use {@code Backends.get("cuda")} for device pointers).
+ * Backend {@code auto}: raw addresses, arrays and buffers cannot tell host from device memory, so they go to cpu
+ * (use {@code Backends.get("cuda")} for device pointers). On libtorch tensors {@code auto} picks by the tensor's
+ * device ({@code dreamteacher-torch}).
  */
 final class AutoLossKernels implements LossKernels {
     static final AutoLossKernels INSTANCE = new AutoLossKernels();
 
     private AutoLossKernels() {}
-
-    private static LossKernels forTensor(Tensor t) {
-        return Backends.get(t != null && !t.isNull() && t.is_cuda() ? CudaLossKernels.NAME : CpuLossKernels.NAME);
-    }
 
     private static LossKernels host() {
         return Backends.get(CpuLossKernels.NAME);
@@ -56,21 +53,40 @@ final class AutoLossKernels implements LossKernels {
     }
 
     @Override
-    public LossResult whitenedMse(Tensor student, Tensor teacher, WhitenMode mode, float eps, float gradScale,
-            boolean computeGrad) {
-        return forTensor(student).whitenedMse(student, teacher, mode, eps, gradScale, computeGrad);
+    public float whitenedMse(float[] student, float[] teacher, int n, int c, int h, int w, WhitenMode mode, float eps,
+            float scale, float[] grad) {
+        return host().whitenedMse(student, teacher, n, c, h, w, mode, eps, scale, grad);
     }
 
     @Override
-    public LossResult attentionTransfer(Tensor student, Tensor teacher, float poolP, AttentionDistance distance,
-            float eps, float gradScale, boolean computeGrad) {
-        return forTensor(student).attentionTransfer(student, teacher, poolP, distance, eps, gradScale, computeGrad);
+    public float attentionTransfer(float[] student, int studentChannels, float[] teacher, int teacherChannels, int n,
+            int h, int w, float p, AttentionDistance distance, float eps, float scale, float[] grad) {
+        return host().attentionTransfer(student, studentChannels, teacher, teacherChannels, n, h, w, p, distance, eps,
+                scale, grad);
     }
 
     @Override
-    public LossResult softTargetCe(Tensor studentLogits, Tensor teacherLogits, float temperature, float gradScale,
-            boolean computeGrad) {
-        return forTensor(studentLogits).softTargetCe(studentLogits, teacherLogits, temperature, gradScale,
-                computeGrad);
+    public float softTargetCe(float[] studentLogits, float[] teacherLogits, int n, int k, int spatial, float tau,
+            float scale, float[] grad) {
+        return host().softTargetCe(studentLogits, teacherLogits, n, k, spatial, tau, scale, grad);
+    }
+
+    @Override
+    public float whitenedMse(FloatBuffer student, FloatBuffer teacher, int n, int c, int h, int w, WhitenMode mode,
+            float eps, float scale, FloatBuffer grad) {
+        return host().whitenedMse(student, teacher, n, c, h, w, mode, eps, scale, grad);
+    }
+
+    @Override
+    public float attentionTransfer(FloatBuffer student, int studentChannels, FloatBuffer teacher, int teacherChannels,
+            int n, int h, int w, float p, AttentionDistance distance, float eps, float scale, FloatBuffer grad) {
+        return host().attentionTransfer(student, studentChannels, teacher, teacherChannels, n, h, w, p, distance, eps,
+                scale, grad);
+    }
+
+    @Override
+    public float softTargetCe(FloatBuffer studentLogits, FloatBuffer teacherLogits, int n, int k, int spatial,
+            float tau, float scale, FloatBuffer grad) {
+        return host().softTargetCe(studentLogits, teacherLogits, n, k, spatial, tau, scale, grad);
     }
 }

@@ -4,10 +4,14 @@ import static org.dreamteacher.kernels.bindings.DreamTeacherNative.dt_attention_
 import static org.dreamteacher.kernels.bindings.DreamTeacherNative.dt_soft_target_ce_f32;
 import static org.dreamteacher.kernels.bindings.DreamTeacherNative.dt_whitened_mse_f32;
 
-import org.bytedeco.pytorch.Tensor;
+import java.nio.FloatBuffer;
+import org.dreamteacher.kernels.bindings.DreamTeacherNative;
 
-/** Backend {@code cpu}: the project's multi-threaded C++ kernels on host memory. */
-public final class CpuLossKernels extends NativeLossKernels {
+/**
+ * Backend {@code cpu}: the project's multi-threaded C++ kernels on host memory. Java arrays are pinned for the
+ * call and buffers read in place: no copy either way.
+ */
+public final class CpuLossKernels implements LossKernels {
     public static final String NAME = "cpu";
 
     @Override
@@ -23,21 +27,6 @@ public final class CpuLossKernels extends NativeLossKernels {
     @Override
     public boolean devicePointers() {
         return false;
-    }
-
-    @Override
-    boolean cudaTensors() {
-        return false;
-    }
-
-    @Override
-    long streamOf(Tensor tensor) {
-        return 0;
-    }
-
-    @Override
-    DeviceScope deviceScope(Tensor tensor) {
-        return DeviceScope.NONE;
     }
 
     @Override
@@ -59,5 +48,71 @@ public final class CpuLossKernels extends NativeLossKernels {
             float temperature, float gradScale, long loss, long gradStudent, long stream) {
         NativeStatus.check(dt_soft_target_ce_f32(studentLogits, teacherLogits, n, k, positions, temperature,
                 gradScale, loss, gradStudent));
+    }
+
+    @Override
+    public float whitenedMse(float[] student, float[] teacher, int n, int c, int h, int w, WhitenMode mode, float eps,
+            float scale, float[] grad) {
+        HostArrays.whitenedMse(this, HostArrays.input("student", student), HostArrays.input("teacher", teacher), n, c,
+                h, w, HostArrays.output(grad));
+        float[] loss = new float[1];
+        NativeStatus.check(DreamTeacherNative.dt_whitened_mse_f32(student, teacher, n, c, h, w, mode.code, eps, scale,
+                loss, grad));
+        return loss[0];
+    }
+
+    @Override
+    public float attentionTransfer(float[] student, int studentChannels, float[] teacher, int teacherChannels, int n,
+            int h, int w, float p, AttentionDistance distance, float eps, float scale, float[] grad) {
+        HostArrays.attentionTransfer(this, HostArrays.input("student", student), studentChannels,
+                HostArrays.input("teacher", teacher), teacherChannels, n, h, w, HostArrays.output(grad));
+        float[] loss = new float[1];
+        NativeStatus.check(DreamTeacherNative.dt_attention_transfer_f32(student, studentChannels, teacher,
+                teacherChannels, n, h, w, p, distance.code, eps, scale, loss, grad));
+        return loss[0];
+    }
+
+    @Override
+    public float softTargetCe(float[] studentLogits, float[] teacherLogits, int n, int k, int spatial, float tau,
+            float scale, float[] grad) {
+        HostArrays.softTargetCe(this, HostArrays.input("studentLogits", studentLogits),
+                HostArrays.input("teacherLogits", teacherLogits), n, k, spatial, HostArrays.output(grad));
+        float[] loss = new float[1];
+        NativeStatus.check(DreamTeacherNative.dt_soft_target_ce_f32(studentLogits, teacherLogits, n, k, spatial, tau,
+                scale, loss, grad));
+        return loss[0];
+    }
+
+    @Override
+    public float whitenedMse(FloatBuffer student, FloatBuffer teacher, int n, int c, int h, int w, WhitenMode mode,
+            float eps, float scale, FloatBuffer grad) {
+        HostArrays.whitenedMse(this, HostArrays.input("student", student), HostArrays.input("teacher", teacher), n, c,
+                h, w, HostArrays.output(grad));
+        float[] loss = new float[1];
+        NativeStatus.check(DreamTeacherNative.dt_whitened_mse_f32(student, teacher, n, c, h, w, mode.code, eps, scale,
+                loss, grad));
+        return loss[0];
+    }
+
+    @Override
+    public float attentionTransfer(FloatBuffer student, int studentChannels, FloatBuffer teacher, int teacherChannels,
+            int n, int h, int w, float p, AttentionDistance distance, float eps, float scale, FloatBuffer grad) {
+        HostArrays.attentionTransfer(this, HostArrays.input("student", student), studentChannels,
+                HostArrays.input("teacher", teacher), teacherChannels, n, h, w, HostArrays.output(grad));
+        float[] loss = new float[1];
+        NativeStatus.check(DreamTeacherNative.dt_attention_transfer_f32(student, studentChannels, teacher,
+                teacherChannels, n, h, w, p, distance.code, eps, scale, loss, grad));
+        return loss[0];
+    }
+
+    @Override
+    public float softTargetCe(FloatBuffer studentLogits, FloatBuffer teacherLogits, int n, int k, int spatial,
+            float tau, float scale, FloatBuffer grad) {
+        HostArrays.softTargetCe(this, HostArrays.input("studentLogits", studentLogits),
+                HostArrays.input("teacherLogits", teacherLogits), n, k, spatial, HostArrays.output(grad));
+        float[] loss = new float[1];
+        NativeStatus.check(DreamTeacherNative.dt_soft_target_ce_f32(studentLogits, teacherLogits, n, k, spatial, tau,
+                scale, loss, grad));
+        return loss[0];
     }
 }

@@ -6,14 +6,12 @@ import static org.dreamteacher.kernels.bindings.DreamTeacherNative.dt_cuda_soft_
 import static org.dreamteacher.kernels.bindings.DreamTeacherNative.dt_cuda_whitened_mse_f32;
 import static org.dreamteacher.kernels.bindings.DreamTeacherNative.dt_last_error;
 
-import org.bytedeco.pytorch.Tensor;
-
 /**
  * Backend {@code cuda}: the project's CUDA kernels. Raw addresses are device pointers and the operations
- * are asynchronous on the given stream; on tensors they run on the tensor's device and its current stream
- * (which needs libtorch's CUDA build on the class path).
+ * are asynchronous on the given stream ({@code cudaStream_t}, 0 = the default stream). Java arrays and buffers
+ * are host memory and are refused; on libtorch CUDA tensors, see {@code dreamteacher-torch}.
  */
-public final class CudaLossKernels extends NativeLossKernels {
+public final class CudaLossKernels implements LossKernels {
     public static final String NAME = "cuda";
 
     private static final String UNAVAILABLE = probe();
@@ -37,21 +35,6 @@ public final class CudaLossKernels extends NativeLossKernels {
     @Override
     public boolean devicePointers() {
         return true;
-    }
-
-    @Override
-    boolean cudaTensors() {
-        return true;
-    }
-
-    @Override
-    long streamOf(Tensor tensor) {
-        return CudaStreams.currentStream(tensor);
-    }
-
-    @Override
-    DeviceScope deviceScope(Tensor tensor) {
-        return CudaStreams.deviceScope(tensor);
     }
 
     @Override

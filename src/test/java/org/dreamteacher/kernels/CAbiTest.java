@@ -33,8 +33,8 @@ class CAbiTest {
     @BeforeEach
     void allocate() {
         // 2 x 3 x 4 x 5 = 120 floats; also used as (2, 3, 20) logits and a (2,3|5,4,5) attention pair.
-        student = new FloatPointer(TestData.gaussian(1, 200, 1, 0));
-        teacher = new FloatPointer(TestData.gaussian(2, 200, 1, 0));
+        student = new FloatPointer(TestArrays.gaussian(1, 200, 1, 0));
+        teacher = new FloatPointer(TestArrays.gaussian(2, 200, 1, 0));
         loss = new FloatPointer(1);
         grad = new FloatPointer(200);
         fillSentinels();

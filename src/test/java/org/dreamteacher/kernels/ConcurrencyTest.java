@@ -40,11 +40,11 @@ class ConcurrencyTest {
         final float[][] refGrad = new float[3][];
 
         Worker(int id) {
-            student = new FloatPointer(TestData.gaussian(10L * id + 1, STUDENT, 1.5, 0.2));
-            teacher = new FloatPointer(TestData.gaussian(10L * id + 2, STUDENT, 0.7, -0.1));
-            teacherAt = new FloatPointer(TestData.gaussian(10L * id + 3, TEACHER_AT, 1.0, 0));
-            logitsS = new FloatPointer(TestData.gaussian(10L * id + 4, CE_N * CE_K, 3.0, 0));
-            logitsT = new FloatPointer(TestData.gaussian(10L * id + 5, CE_N * CE_K, 3.0, 0));
+            student = new FloatPointer(TestArrays.gaussian(10L * id + 1, STUDENT, 1.5, 0.2));
+            teacher = new FloatPointer(TestArrays.gaussian(10L * id + 2, STUDENT, 0.7, -0.1));
+            teacherAt = new FloatPointer(TestArrays.gaussian(10L * id + 3, TEACHER_AT, 1.0, 0));
+            logitsS = new FloatPointer(TestArrays.gaussian(10L * id + 4, CE_N * CE_K, 3.0, 0));
+            logitsT = new FloatPointer(TestArrays.gaussian(10L * id + 5, CE_N * CE_K, 3.0, 0));
             loss = new FloatPointer(1);
             grad = new FloatPointer(STUDENT);
         }

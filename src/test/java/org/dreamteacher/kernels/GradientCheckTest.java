@@ -52,9 +52,9 @@ class GradientCheckTest {
     @Test
     void whitenedMse() {
         for (WhitenMode mode : WhitenMode.values()) {
-            float[] teacher = TestData.gaussian(11, 2 * 3 * 2 * 3, 2, 1);
+            float[] teacher = TestArrays.gaussian(11, 2 * 3 * 2 * 3, 2, 1);
             try (FloatPointer t = new FloatPointer(teacher)) {
-                check("whitened MSE " + mode, TestData.gaussian(12, teacher.length, 1, 0), 1e-2, 1e-3,
+                check("whitened MSE " + mode, TestArrays.gaussian(12, teacher.length, 1, 0), 1e-2, 1e-3,
                         (s, l, g) -> CPU.whitenedMse(s, t.address(), 2, 3, 2, 3, mode, 1e-5f, 1f, l, g, 0));
             }
         }
@@ -64,9 +64,9 @@ class GradientCheckTest {
     void attentionTransfer() {
         for (AttentionDistance distance : AttentionDistance.values()) {
             for (float p : new float[] {1f, 2f, 3f, 3.5f}) {
-                float[] teacher = TestData.gaussian(21, 2 * 4 * 3 * 3, 1, 0.3);
+                float[] teacher = TestArrays.gaussian(21, 2 * 4 * 3 * 3, 1, 0.3);
                 try (FloatPointer t = new FloatPointer(teacher)) {
-                    check("attention transfer " + distance + " p=" + p, TestData.gaussian(22, 2 * 3 * 3 * 3, 1, 0),
+                    check("attention transfer " + distance + " p=" + p, TestArrays.gaussian(22, 2 * 3 * 3 * 3, 1, 0),
                             1e-3, 5e-3, (s, l, g) -> CPU.attentionTransfer(s, 3, t.address(), 4, 2, 3, 3, p, distance,
                                     1e-12f, 1f, l, g, 0));
                 }
@@ -77,9 +77,9 @@ class GradientCheckTest {
     @Test
     void softTargetCe() {
         for (float tau : new float[] {0.5f, 1f, 4f}) {
-            float[] teacher = TestData.gaussian(31, 3 * 5 * 2, 2, 0);
+            float[] teacher = TestArrays.gaussian(31, 3 * 5 * 2, 2, 0);
             try (FloatPointer t = new FloatPointer(teacher)) {
-                check("soft-target CE tau=" + tau, TestData.gaussian(32, teacher.length, 2, 0), 1e-3, 5e-3,
+                check("soft-target CE tau=" + tau, TestArrays.gaussian(32, teacher.length, 2, 0), 1e-3, 5e-3,
                         (s, l, g) -> CPU.softTargetCe(s, t.address(), 3, 5, 2, tau, 1f, l, g, 0));
             }
         }

@@ -44,9 +44,9 @@ class ThreadCountTest {
     @Test
     void whitenedMse() {
         for (long[] d : new long[][] {{1, 64, 96, 96}, {8, 256, 16, 16}, {3, 5, 7, 11}}) {
-            int count = TestData.count(d);
-            try (FloatPointer s = new FloatPointer(TestData.gaussian(1, count, 1, 0));
-                    FloatPointer t = new FloatPointer(TestData.gaussian(2, count, 3, 1))) {
+            int count = TestArrays.count(d);
+            try (FloatPointer s = new FloatPointer(TestArrays.gaussian(1, count, 1, 0));
+                    FloatPointer t = new FloatPointer(TestArrays.gaussian(2, count, 3, 1))) {
                 for (WhitenMode mode : WhitenMode.values()) {
                     assertSameForAnyThreadCount("whitened MSE " + mode, count, (l, g) -> CPU.whitenedMse(s.address(),
                             t.address(), d[0], d[1], d[2], d[3], mode, 1e-5f, 1f, l, g, 0));
@@ -58,9 +58,9 @@ class ThreadCountTest {
     @Test
     void attentionTransfer() {
         long n = 16, cs = 64, ct = 96, h = 32, w = 32;
-        int sCount = TestData.count(n, cs, h, w);
-        try (FloatPointer s = new FloatPointer(TestData.gaussian(3, sCount, 1, 0));
-                FloatPointer t = new FloatPointer(TestData.gaussian(4, TestData.count(n, ct, h, w), 1, 0))) {
+        int sCount = TestArrays.count(n, cs, h, w);
+        try (FloatPointer s = new FloatPointer(TestArrays.gaussian(3, sCount, 1, 0));
+                FloatPointer t = new FloatPointer(TestArrays.gaussian(4, TestArrays.count(n, ct, h, w), 1, 0))) {
             for (AttentionDistance distance : AttentionDistance.values()) {
                 for (float p : new float[] {1f, 2f, 3f, 3.5f}) {
                     assertSameForAnyThreadCount("attention transfer " + distance + " p=" + p, sCount,
@@ -74,9 +74,9 @@ class ThreadCountTest {
     @Test
     void softTargetCe() {
         for (long[] d : new long[][] {{4096, 1000, 1}, {16, 21, 4096}, {3, 7, 5}}) {
-            int count = TestData.count(d);
-            try (FloatPointer s = new FloatPointer(TestData.gaussian(5, count, 2, 0));
-                    FloatPointer t = new FloatPointer(TestData.gaussian(6, count, 2, 0))) {
+            int count = TestArrays.count(d);
+            try (FloatPointer s = new FloatPointer(TestArrays.gaussian(5, count, 2, 0));
+                    FloatPointer t = new FloatPointer(TestArrays.gaussian(6, count, 2, 0))) {
                 assertSameForAnyThreadCount("soft-target CE " + java.util.Arrays.toString(d), count,
                         (l, g) -> CPU.softTargetCe(s.address(), t.address(), d[0], d[1], d[2], 4f, 1f, l, g, 0));
             }
