@@ -7,7 +7,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.LossKernels;
-import org.dreamteacher.kernels.ReferenceLossKernels;
+import org.dreamteacher.torch.kernels.ReferenceLossKernels;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;

@@ -6,7 +6,7 @@ import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.dreamteacher.kernels.LossKernels;
-import org.dreamteacher.kernels.ReferenceLossKernels;
+import org.dreamteacher.torch.kernels.ReferenceLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;

@@ -4,7 +4,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParentCommand;
@@ -52,7 +52,7 @@ abstract class CliCommand implements Callable<Integer> {
         return spec.commandLine().getErr();
     }
 
-    LossKernels kernels() {
+    TensorLossKernels kernels() {
         return root.kernels();
     }
 

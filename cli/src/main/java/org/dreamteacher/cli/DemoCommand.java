@@ -1,5 +1,6 @@
 package org.dreamteacher.cli;
 
+import org.dreamteacher.diffusion.ShippedTeacher;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -25,7 +26,7 @@ import org.dreamteacher.eval.BackboneSource;
 import org.dreamteacher.eval.Classifier;
 import org.dreamteacher.eval.Mode;
 import org.dreamteacher.kernels.AttentionDistance;
-import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
@@ -101,7 +102,7 @@ final class DemoCommand extends CliCommand {
         long t0 = System.nanoTime();
         double cpu0 = cpuSeconds();
         TorchRuntime.init();
-        LossKernels kernels = kernels();
+        TensorLossKernels kernels = kernels();
         Files.createDirectories(out);
         out().println("DreamTeacher demo" + (quick ? " (--quick)" : "") + ": distill a diffusion teacher into a ResNet-18 without labels, then "
                 + "classify Fashion-MNIST with " + percent(p.labelFraction()) + " of the labels");

@@ -15,7 +15,7 @@ import org.dreamteacher.distill.LabelGuidance;
 import org.dreamteacher.distill.TapPairing;
 import org.dreamteacher.eval.SegmentationFineTune;
 import org.dreamteacher.kernels.AttentionDistance;
-import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Checkpoints;
@@ -114,7 +114,7 @@ final class DistillCommand extends CliCommand {
         parallel.requireDivisible(this, batch);
         if (parallel.launchesWorkers()) return parallel.launchWorkers(this);
         TorchRuntime.init();
-        LossKernels kernels = kernels();
+        TensorLossKernels kernels = kernels();
         if (features != null) return distillStored(kernels, mode);
         if (scenes < 0) throw usage("--scenes must be >= 0, got " + scenes);
         SegmentationDataset sceneSet = scenes == 0 ? null
@@ -169,7 +169,7 @@ final class DistillCommand extends CliCommand {
     }
 
     /** {@code --features DIR}: the targets come from a feature store; its images are the dataset's (encoded) or its own (synthetic). */
-    private int distillStored(LossKernels kernels, WhitenMode mode) throws Exception {
+    private int distillStored(TensorLossKernels kernels, WhitenMode mode) throws Exception {
         try (FeatureStore store = FeatureStore.open(features)) {
             FeatureManifest m = store.manifest();
             if (spec.commandLine().getParseResult().hasMatchedOption("--timestep") && timestep != m.timestep())
@@ -216,7 +216,7 @@ final class DistillCommand extends CliCommand {
     }
 
     /** Prints the pairing and settings, runs, and reports the result and the loss curve. */
-    private Distiller.Result run(Distiller distiller, ModelConfig backboneConfig, LossKernels kernels) throws Exception {
+    private Distiller.Result run(Distiller distiller, ModelConfig backboneConfig, TensorLossKernels kernels) throws Exception {
         TapPairing pairing;
         try (ConfiguredModule probe = backboneConfig.build()) {
             pairing = distiller.pairing((Backbone) probe);

@@ -3,7 +3,7 @@ package org.dreamteacher.cli;
 import java.io.PrintWriter;
 import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.kernels.Backends;
-import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.kernels.NativeLibrary;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.Progress;
@@ -71,12 +71,12 @@ public final class DreamTeacherCli implements Runnable {
     }
 
     /** The loss kernels chosen by {@code --backend}, or the configured default. */
-    LossKernels kernels() {
-        if (backend == null) return Backends.selected();
+    TensorLossKernels kernels() {
+        if (backend == null) return TensorLossKernels.selected();
         String name = backend.trim().toLowerCase(java.util.Locale.ROOT);
         if (!Backends.all().containsKey(name) && !name.equals(Backends.AUTO))
             throw new CommandLine.ParameterException(spec.commandLine(), "unknown --backend '" + backend + "' (cpu, cuda, reference or auto)");
-        return Backends.get(name);
+        return TensorLossKernels.get(name);
     }
 
     boolean debug() {

@@ -1,5 +1,6 @@
 package org.dreamteacher.cli;
 
+import org.dreamteacher.diffusion.ShippedTeacher;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.Map;

@@ -10,7 +10,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
 import org.dreamteacher.kernels.LossKernels;
-import org.dreamteacher.kernels.LossResult;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
+import org.dreamteacher.torch.kernels.LossResult;
 import org.dreamteacher.kernels.NativeLibrary;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.torch.TorchRuntime;
@@ -26,8 +27,8 @@ public final class KernelsDemo {
     public static void main(String[] args) {
         TorchRuntime.init();
         manual_seed(0);
-        LossKernels fused = Backends.selected();
-        LossKernels reference = Backends.get("reference");
+        TensorLossKernels fused = TensorLossKernels.selected();
+        TensorLossKernels reference = TensorLossKernels.get("reference");
         System.out.printf(Locale.ROOT, "DreamTeacher kernels %s, backend '%s' (available: %s), %d CPU threads%n",
                 NativeLibrary.version(), Backends.selectedName(), String.join(", ", Backends.availableNames()),
                 NativeLibrary.numThreads());
@@ -50,8 +51,8 @@ public final class KernelsDemo {
         }
     }
 
-    private static void row(String label, LossKernels fused, LossKernels reference,
-            Function<LossKernels, LossResult> op) {
+    private static void row(String label, TensorLossKernels fused, TensorLossKernels reference,
+            Function<TensorLossKernels, LossResult> op) {
         try (PointerScope scope = new PointerScope()) {
             LossResult a = op.apply(fused);
             LossResult b = op.apply(reference);

@@ -1,7 +1,11 @@
-package org.dreamteacher.data;
+package org.dreamteacher.cli;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import org.dreamteacher.data.FashionMnist;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeededRandom;
+import org.dreamteacher.data.Splits;
 
 /**
  * Makes the embedded Fashion-MNIST subset: a balanced, seeded selection from the full set (default 600

@@ -1,5 +1,6 @@
 package org.dreamteacher.cli;
 
+import org.dreamteacher.diffusion.ShippedTeacher;
 import java.io.IOException;
 import java.nio.file.Path;
 import org.dreamteacher.diffusion.GaussianDiffusion;

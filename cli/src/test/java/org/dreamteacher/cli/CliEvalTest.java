@@ -1,5 +1,6 @@
 package org.dreamteacher.cli;
 
+import org.dreamteacher.diffusion.ShippedTeacher;
 import static org.dreamteacher.cli.CliRun.assertPng;
 import static org.dreamteacher.cli.CliRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;

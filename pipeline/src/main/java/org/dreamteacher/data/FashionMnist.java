@@ -16,7 +16,7 @@ public final class FashionMnist {
     /** Where Debian's {@code dataset-fashion-mnist} puts the files. */
     public static final Path DEFAULT_DIR = Path.of("/usr/share/datasets/fashion-mnist");
     /** Classpath folder of the embedded subset. */
-    public static final String SUBSET_RESOURCE = "/org/dreamteacher/data/fashion-mnist-subset/";
+    public static final String SUBSET_RESOURCE = "/org/dreamteacher/assets/fashion-mnist-subset/";
     public static final int NUM_CLASSES = 10;
     public static final int SIZE = 28;
     /** Label index to name, as in the dataset's documentation. */
@@ -113,7 +113,7 @@ public final class FashionMnist {
     private static IdxArray resource(String name) throws IOException {
         String path = SUBSET_RESOURCE + name;
         try (InputStream in = FashionMnist.class.getResourceAsStream(path)) {
-            if (in == null) throw new DataException("classpath:" + path, "missing from the classpath (is the library jar complete?)");
+            if (in == null) throw new DataException("classpath:" + path, "missing from the class path (the embedded subset ships in org.dreamteacher:dreamteacher-assets)");
             return IdxReader.read(in, "classpath:" + path);
         }
     }

@@ -25,7 +25,7 @@ import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.diffusion.NoiseSchedule;
 import org.dreamteacher.kernels.AttentionDistance;
-import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.ConfiguredModule;
@@ -84,14 +84,14 @@ public final class Distiller {
     private final String teacherSource;
     private final ModelConfig backboneConfig;
     private final ImageDataset data;
-    private final LossKernels kernels;
+    private final TensorLossKernels kernels;
     private final Settings s;
     private final LabelGuidance guidance;
     private DataParallel parallel = DataParallel.SINGLE;
 
     /** Distils features encoded online: each batch noised to {@code settings.timestep()}, the teacher run once. */
     public Distiller(FeatureTeacher teacher, NoiseSchedule schedule, String teacherSource, ModelConfig backboneConfig,
-            ImageDataset data, LossKernels kernels, Settings settings) {
+            ImageDataset data, TensorLossKernels kernels, Settings settings) {
         this(checkedOnline(teacher, schedule, data, settings), teacherSource, backboneConfig, data, kernels, settings);
     }
 
@@ -100,12 +100,12 @@ public final class Distiller {
      * (stored features need {@code flip = false}: the store holds the features of the unflipped images).
      */
     public Distiller(FeatureSource features, String teacherSource, ModelConfig backboneConfig, ImageDataset data,
-            LossKernels kernels, Settings settings) {
+            TensorLossKernels kernels, Settings settings) {
         this(features, teacherSource, backboneConfig, data, kernels, settings, null);
     }
 
     private Distiller(FeatureSource features, String teacherSource, ModelConfig backboneConfig, ImageDataset data,
-            LossKernels kernels, Settings settings, LabelGuidance guidance) {
+            TensorLossKernels kernels, Settings settings, LabelGuidance guidance) {
         this.guidance = guidance;
         this.features = features;
         this.teacherSource = teacherSource;

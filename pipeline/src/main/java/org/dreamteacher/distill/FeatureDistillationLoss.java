@@ -5,16 +5,17 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.kernels.AttentionDistance;
-import org.dreamteacher.kernels.KernelAutograd;
+import org.dreamteacher.torch.kernels.KernelAutograd;
 import org.dreamteacher.kernels.LossKernels;
-import org.dreamteacher.kernels.LossResult;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
+import org.dreamteacher.torch.kernels.LossResult;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Layers;
 
 /**
  * DreamTeacher's feature distillation loss, L_feat = 1/L Σ_l [ WMSE(r_l, t_l) + λ_AT · AT(r_l, t_l) ], over the
  * regressor's outputs r_l and the frozen teacher's features t_l of the same level, computed by the fused
- * kernels of a {@link LossKernels} backend and handed to autograd with {@link KernelAutograd#attach}, so one
+ * kernels of a {@link TensorLossKernels} backend and handed to autograd with {@link KernelAutograd#attach}, so one
  * {@code backward()} trains the regressor and the backbone.
  *
  * <p>Where a regressed map and its teacher map differ in size by rounding (odd inputs), the regressed map is
@@ -24,7 +25,7 @@ public final class FeatureDistillationLoss {
     /** The differentiable total and its parts as plain numbers (averaged over levels). */
     public record Terms(Tensor total, double whitenedMse, double attention) {}
 
-    private final LossKernels kernels;
+    private final TensorLossKernels kernels;
     private final WhitenMode whitenMode;
     private final float lambdaAt;
     private final float poolP;
@@ -35,7 +36,7 @@ public final class FeatureDistillationLoss {
      * @param poolP    exponent of the attention pooling (the paper: 2)
      * @param distance NORM is the paper's formula; SQUARED is Zagoruyko's code
      */
-    public FeatureDistillationLoss(LossKernels kernels, WhitenMode whitenMode, float lambdaAt, float poolP,
+    public FeatureDistillationLoss(TensorLossKernels kernels, WhitenMode whitenMode, float lambdaAt, float poolP,
             AttentionDistance distance) {
         if (!(lambdaAt >= 0) || !Float.isFinite(lambdaAt)) throw new IllegalArgumentException("lambdaAt must be finite and >= 0");
         this.kernels = kernels;
@@ -46,7 +47,7 @@ public final class FeatureDistillationLoss {
     }
 
     /** The paper's defaults: per-sample whitening, λ_AT = 10, p = 2, Euclidean distance. */
-    public static FeatureDistillationLoss paperDefaults(LossKernels kernels) {
+    public static FeatureDistillationLoss paperDefaults(TensorLossKernels kernels) {
         return new FeatureDistillationLoss(kernels, WhitenMode.PER_SAMPLE, 10f, 2f, AttentionDistance.NORM);
     }
 

@@ -14,9 +14,9 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.Batches;
-import org.dreamteacher.kernels.KernelAutograd;
-import org.dreamteacher.kernels.LossKernels;
-import org.dreamteacher.kernels.LossResult;
+import org.dreamteacher.torch.kernels.KernelAutograd;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
+import org.dreamteacher.torch.kernels.LossResult;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.FeatureMap;
@@ -222,7 +222,7 @@ public final class LabelGuidance {
      * @param teacherMaps  all of the teacher's maps of the batch, in the order the interpreter was trained on
      * @param studentMaps  the backbone's feature maps of the same images
      */
-    public Term term(LossKernels kernels, PixelInterpreter interpreter, Backbone backbone, SegmentationHead head,
+    public Term term(TensorLossKernels kernels, PixelInterpreter interpreter, Backbone backbone, SegmentationHead head,
             List<FeatureMap> teacherMaps, List<FeatureMap> studentMaps, Tensor images) {
         Tensor target;
         try (NoGradGuard ng = new NoGradGuard()) {

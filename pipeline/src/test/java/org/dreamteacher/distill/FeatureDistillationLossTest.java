@@ -1,5 +1,7 @@
 package org.dreamteacher.distill;
 
+import org.dreamteacher.torch.kernels.TensorLossKernels;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -11,7 +13,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
-import org.dreamteacher.kernels.ReferenceLossKernels;
+import org.dreamteacher.torch.kernels.ReferenceLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.torch.TorchRuntime;
 import org.junit.jupiter.api.BeforeAll;
@@ -37,7 +39,7 @@ class FeatureDistillationLossTest {
                 Tensor r1 = torch.randn(3, 6, 8, 8), t1 = torch.randn(3, 6, 8, 8).mul(new Scalar(3)).add(new Scalar(1));
                 Tensor r2 = torch.randn(3, 5, 3, 5), t2 = torch.randn(3, 5, 3, 5);
                 float lambda = 10f;
-                FeatureDistillationLoss loss = new FeatureDistillationLoss(Backends.get("cpu"), mode, lambda, 2f, distance);
+                FeatureDistillationLoss loss = new FeatureDistillationLoss(TensorLossKernels.get("cpu"), mode, lambda, 2f, distance);
                 Tensor a1 = leaf(r1), a2 = leaf(r2);
                 FeatureDistillationLoss.Terms terms = loss.compute(List.of(a1, a2), List.of(t1, t2));
                 terms.total().backward();
@@ -65,7 +67,7 @@ class FeatureDistillationLossTest {
 
     @Test
     void offByOneSizesAreResizedAndOtherMismatchesRefused() {
-        FeatureDistillationLoss loss = FeatureDistillationLoss.paperDefaults(Backends.get("cpu"));
+        FeatureDistillationLoss loss = FeatureDistillationLoss.paperDefaults(TensorLossKernels.get("cpu"));
         Tensor r = leaf(torch.randn(2, 4, 7, 7));
         FeatureDistillationLoss.Terms terms = loss.compute(List.of(r), List.of(torch.randn(2, 4, 8, 8)));
         terms.total().backward();

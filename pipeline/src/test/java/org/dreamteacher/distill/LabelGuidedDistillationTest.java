@@ -1,5 +1,7 @@
 package org.dreamteacher.distill;
 
+import org.dreamteacher.torch.kernels.TensorLossKernels;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,7 +18,7 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.dreamteacher.cli.ShippedTeacher;
+import org.dreamteacher.diffusion.ShippedTeacher;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.FashionScenes;
@@ -74,7 +76,7 @@ class LabelGuidedDistillationTest {
     }
 
     private static Distiller distiller(ImageDataset data, int steps, LabelGuidance guidance) {
-        return new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 0), data, Backends.get("cpu"),
+        return new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 0), data, TensorLossKernels.get("cpu"),
                 settings(steps)).withLabelGuidance(guidance);
     }
 
@@ -94,7 +96,7 @@ class LabelGuidedDistillationTest {
                 teacherMaps = features.features(batch, 0);
             }
             List<FeatureMap> studentMaps = backbone.features(batch.images());
-            LabelGuidance.Term term = g.term(Backends.get("cpu"), interpreter, backbone, null, teacherMaps, studentMaps, batch.images());
+            LabelGuidance.Term term = g.term(TensorLossKernels.get("cpu"), interpreter, backbone, null, teacherMaps, studentMaps, batch.images());
             term.loss().backward();
             Tensor kernelGrad = backbone.headParameters().get(0).grad().clone();
 
@@ -144,7 +146,7 @@ class LabelGuidedDistillationTest {
         distiller(images, 6, classification(10)).run(dir.resolve("whole"), false);
         distiller(images, 6, classification(10)).run(dir.resolve("parts"), false, 3);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 0), images, Backends.get("cpu"),
+                () -> new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 0), images, TensorLossKernels.get("cpu"),
                         settings(6)).run(dir.resolve("parts"), true));
         assertTrue(e.getMessage().contains("label guidance"), e.getMessage());
         distiller(images, 6, classification(10)).run(dir.resolve("parts"), true);
@@ -170,7 +172,7 @@ class LabelGuidedDistillationTest {
         Distiller.Settings s = new Distiller.Settings(3, 8, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE, AttentionDistance.NORM, 5, 3, 1,
                 true, 16);
         Distiller.Result r = new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 0), scenes.images(),
-                Backends.get("cpu"), s).withLabelGuidance(g).run(dir.resolve("seg"), false);
+                TensorLossKernels.get("cpu"), s).withLabelGuidance(g).run(dir.resolve("seg"), false);
         assertTrue(Files.isRegularFile(r.backboneFile()));
         try (SegmentationHead head = Checkpoints.load(dir.resolve("seg/seghead.dtt"), SegmentationHead.class)) {
             assertEquals(FashionScenes.NUM_CLASSES, head.config().numClasses());

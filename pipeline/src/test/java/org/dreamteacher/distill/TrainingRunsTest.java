@@ -1,5 +1,7 @@
 package org.dreamteacher.distill;
 
+import org.dreamteacher.torch.kernels.TensorLossKernels;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -73,7 +75,7 @@ class TrainingRunsTest {
         Distiller.Settings s = new Distiller.Settings(steps, 16, 2e-3, 0.01, 2, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
                 AttentionDistance.NORM, 5, 3, 1, true, 16);
         return new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 10), images,
-                Backends.get("cpu"), s);
+                TensorLossKernels.get("cpu"), s);
     }
 
     @Test
@@ -116,11 +118,11 @@ class TrainingRunsTest {
                 AttentionDistance.NORM, 5, 3, 1, true, 16);
         try (FeatureStore features = FeatureStore.open(store)) {
             Distiller.Result r = new Distiller(new StoredFeatures(features, images), "store", ResNetConfig.small(18, 4, 1, 10), images,
-                    Backends.get("cpu"), noFlip).run(dir.resolve("stored"), false);
+                    TensorLossKernels.get("cpu"), noFlip).run(dir.resolve("stored"), false);
             assertTrue(Double.isFinite(r.lastLoss()) && Files.isRegularFile(r.backboneFile()));
             assertEquals("c2 (4 ch) <- out2 (8 ch, stride 1), c3 (8 ch) <- out0 (16 ch, stride 2)", r.pairing().toString());
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> new Distiller(new StoredFeatures(features, images),
-                    "store", ResNetConfig.small(18, 4, 1, 10), images, Backends.get("cpu"), flip).run(dir.resolve("stored-flip"), false));
+                    "store", ResNetConfig.small(18, 4, 1, 10), images, TensorLossKernels.get("cpu"), flip).run(dir.resolve("stored-flip"), false));
             assertTrue(e.getMessage().contains("Augmentation.NONE"), e.getMessage());
         }
     }

@@ -1,5 +1,7 @@
 package org.dreamteacher.parallel;
 
+import org.dreamteacher.torch.kernels.TensorLossKernels;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -133,7 +135,7 @@ public final class ParallelWorker {
                 Distiller.Settings s = new Distiller.Settings(steps, BATCH, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
                         AttentionDistance.NORM, 5, 1, 1, true, 8);
                 ResNetConfig backbone = ResNetConfig.small(18, 4, 1, 10);
-                Distiller distiller = new Distiller(teacher.unet(), teacher.schedule(), "tiny", backbone, images, Backends.get("cpu"), s);
+                Distiller distiller = new Distiller(teacher.unet(), teacher.schedule(), "tiny", backbone, images, TensorLossKernels.get("cpu"), s);
                 if (mode.equals("guided")) distiller = distiller.withLabelGuidance(guidance(images));
                 distiller.parallel(parallel).run(dir, resume);
             }

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.dreamteacher.kernels.Backends;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,7 +27,7 @@ class FreshCacheTest {
         TorchRuntime.init();
         Tensor s = torch.randn(4, 10);
         Tensor t = torch.randn(4, 10);
-        float loss = Backends.selected().softTargetCe(s, t, 2f).lossValue();
+        float loss = TensorLossKernels.selected().softTargetCe(s, t, 2f).lossValue();
         System.out.println("fresh-cache-ok " + loss);
     }
 

@@ -1,4 +1,4 @@
-package org.dreamteacher.kernels;
+package org.dreamteacher.torch.kernels;
 
 import org.bytedeco.pytorch.Tensor;
 

@@ -1,4 +1,4 @@
-package org.dreamteacher.kernels;
+package org.dreamteacher.torch.kernels;
 
 import static org.bytedeco.pytorch.global.torch.layer_norm;
 import static org.bytedeco.pytorch.global.torch.log_softmax;
@@ -17,14 +17,19 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.FiniteCheck;
+import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
  * Backend {@code reference}: the losses written the obvious way with libtorch composite ops and autograd, as a
  * libtorch user would write them. It is the oracle of the tests (its static {@code ...Loss} methods work in
- * any floating dtype, float64 included) and the baseline of the benchmarks. Raw addresses are host memory.
+ * any floating dtype, float64 included) and the baseline of the benchmarks. Raw addresses, arrays and buffers
+ * are host memory.
  */
-public final class ReferenceLossKernels implements LossKernels {
+public final class ReferenceLossKernels implements LossKernels, TensorLossKernels {
     public static final String NAME = "reference";
 
     static {
@@ -82,13 +87,13 @@ public final class ReferenceLossKernels implements LossKernels {
         return softmax(teacherLogits.div(tau), 1).mul(log_softmax(studentLogits.div(tau), 1)).sum(1).mean().neg();
     }
 
-    // ---- LossKernels on tensors --------------------------------------------------------------------------
+    // ---- on tensors --------------------------------------------------------------------------
 
     @Override
     public LossResult whitenedMse(Tensor student, Tensor teacher, WhitenMode mode, float eps, float gradScale,
             boolean computeGrad) {
         long[] d = TensorChecks.whitenedMse(student, teacher);
-        if (FiniteCheck.enabled()) FiniteCheck.whitenedMse("reference whitenedMse", student, teacher, d);
+        if (FiniteCheck.enabled()) TensorFiniteCheck.whitenedMse("reference whitenedMse", student, teacher, d);
         requirePositive("eps", eps);
         requireFinite("grad_scale", gradScale);
         return evaluate(student, computeGrad, gradScale, s -> whitenedMseLoss(s, teacher.detach(), mode, eps));
@@ -98,7 +103,7 @@ public final class ReferenceLossKernels implements LossKernels {
     public LossResult attentionTransfer(Tensor student, Tensor teacher, float poolP, AttentionDistance distance,
             float eps, float gradScale, boolean computeGrad) {
         long[] d = TensorChecks.attentionTransfer(student, teacher);
-        if (FiniteCheck.enabled()) FiniteCheck.attentionTransfer("reference attentionTransfer", student, teacher, d);
+        if (FiniteCheck.enabled()) TensorFiniteCheck.attentionTransfer("reference attentionTransfer", student, teacher, d);
         requirePositive("pool_p", poolP);
         requirePositive("eps", eps);
         requireFinite("grad_scale", gradScale);
@@ -110,7 +115,7 @@ public final class ReferenceLossKernels implements LossKernels {
     public LossResult softTargetCe(Tensor studentLogits, Tensor teacherLogits, float temperature, float gradScale,
             boolean computeGrad) {
         long[] d = TensorChecks.softTargetCe(studentLogits, teacherLogits);
-        if (FiniteCheck.enabled()) FiniteCheck.softTargetCe("reference softTargetCe", studentLogits, teacherLogits, d);
+        if (FiniteCheck.enabled()) TensorFiniteCheck.softTargetCe("reference softTargetCe", studentLogits, teacherLogits, d);
         requirePositive("temperature", temperature);
         requireFinite("grad_scale", gradScale);
         return evaluate(studentLogits, computeGrad, gradScale,

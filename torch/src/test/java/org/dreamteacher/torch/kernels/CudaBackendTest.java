@@ -1,5 +1,7 @@
 package org.dreamteacher.torch.kernels;
 
+import org.dreamteacher.kernels.Backends;
+import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.kernels.TestArrays;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -37,8 +39,8 @@ class CudaBackendTest {
             Tensor s = TestData.floats(TestArrays.gaussian(1, TestArrays.count(shape), 1, 0), shape);
             Tensor t = TestData.floats(TestArrays.gaussian(2, TestArrays.count(shape), 1, 0), shape);
             Device gpu = new Device("cuda:0");
-            LossKernels cuda = Backends.get("auto");
-            LossKernels cpu = Backends.get("cpu");
+            TensorLossKernels cuda = TensorLossKernels.get("auto");
+            TensorLossKernels cpu = TensorLossKernels.get("cpu");
             for (WhitenMode mode : WhitenMode.values()) {
                 LossResult g = cuda.whitenedMse(s.to(gpu, ScalarType.Float), t.to(gpu, ScalarType.Float), mode, 1e-5f, 1f, true);
                 LossResult c = cpu.whitenedMse(s, t, mode, 1e-5f, 1f, true);

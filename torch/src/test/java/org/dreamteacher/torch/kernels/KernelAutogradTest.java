@@ -1,5 +1,6 @@
 package org.dreamteacher.torch.kernels;
 
+import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.kernels.TestArrays;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -29,7 +30,7 @@ class KernelAutogradTest {
 
             Tensor w1 = TestData.floats(new float[] {1.5f}, 1).set_requires_grad(true);
             Tensor student = x.mul(w1);
-            LossKernels cpu = Backends.get("cpu");
+            TensorLossKernels cpu = TensorLossKernels.get("cpu");
             Tensor fused = KernelAutograd.attach(student, cpu.whitenedMse(student, teacher))
                     .add(KernelAutograd.attach(student, cpu.softTargetCe(student, logitsTeacher, 4f))
                             .mul(new Scalar(0.5)));
@@ -53,7 +54,7 @@ class KernelAutogradTest {
     void attachNeedsAGradient() {
         try (PointerScope scope = new PointerScope()) {
             Tensor s = TestData.floats(TestArrays.gaussian(4, 12, 1, 0), 3, 4);
-            LossResult forwardOnly = Backends.get("cpu").softTargetCe(s, s, 1f, 1f, false);
+            LossResult forwardOnly = TensorLossKernels.get("cpu").softTargetCe(s, s, 1f, 1f, false);
             assertThrows(IllegalArgumentException.class, () -> KernelAutograd.attach(s, forwardOnly));
         }
     }

@@ -1,5 +1,9 @@
 package org.dreamteacher.torch.kernels;
 
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.Backends;
+import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.kernels.TestArrays;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -60,7 +64,7 @@ class NativeMemoryTest {
 
     @Test
     void tensorCallsInsideScopes() throws IOException {
-        LossKernels cpu = Backends.get("cpu");
+        TensorLossKernels cpu = TensorLossKernels.get("cpu");
         Tensor s = TestData.floats(TestArrays.gaussian(3, 2 * 8 * 6 * 6, 1, 0), 2, 8, 6, 6);
         Tensor t = TestData.floats(TestArrays.gaussian(4, 2 * 8 * 6 * 6, 1, 0), 2, 8, 6, 6);
         assertFlat("Tensor API", i -> {

@@ -1,5 +1,11 @@
 package org.dreamteacher.torch.kernels;
 
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.Backends;
+import org.dreamteacher.kernels.FiniteCheck;
+import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.kernels.NonFiniteException;
+import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.kernels.TestArrays;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -67,7 +73,7 @@ class NonFiniteTest {
             }
         }
 
-        LossResult tensors(LossKernels k, Tensor s, Tensor t) {
+        LossResult tensors(TensorLossKernels k, Tensor s, Tensor t) {
             return switch (this) {
                 case MSE_PER_SAMPLE -> k.whitenedMse(s, t, WhitenMode.PER_SAMPLE, 1e-5f, 1f, true);
                 case MSE_PER_PIXEL -> k.whitenedMse(s, t, WhitenMode.PER_PIXEL, 1e-5f, 1f, true);
@@ -135,7 +141,7 @@ class NonFiniteTest {
     @MethodSource("cases")
     void tensorsPropagateOrReportOnCpuAndReference(Kernel kernel, boolean inTeacher, int bad, int where) {
         for (String backend : new String[] {"cpu", "reference"}) {
-            LossKernels k = Backends.get(backend);
+            TensorLossKernels k = TensorLossKernels.get(backend);
             try (PointerScope scope = new PointerScope()) {
                 float[] s = TestArrays.gaussian(3, count(kernel.student), 1, 0);
                 float[] t = TestArrays.gaussian(4, count(kernel.teacher), 1, 0);
@@ -165,7 +171,7 @@ class NonFiniteTest {
     void javaSideCheckWritesTheNativeMessage() {
         // The check used for CUDA tensors (libtorch, any device), run here on CPU tensors: the same message as the
         // C ABI's for the same element, after the function name.
-        LossKernels cpu = Backends.get("cpu");
+        TensorLossKernels cpu = TensorLossKernels.get("cpu");
         long[] shape = {2, 3, 4, 5};
         float[] s = TestArrays.gaussian(5, 120, 1, 0);
         float[] t = TestArrays.gaussian(6, 120, 1, 0);
@@ -177,20 +183,20 @@ class NonFiniteTest {
             FiniteCheck.setEnabled(true);
             NonFiniteException nativeError = assertThrows(NonFiniteException.class, () -> cpu.whitenedMse(st, tt));
             NonFiniteException javaError = assertThrows(NonFiniteException.class,
-                    () -> FiniteCheck.whitenedMse("op", st, tt, shape));
+                    () -> TensorFiniteCheck.whitenedMse("op", st, tt, shape));
             assertEquals("teacher", javaError.tensor());
             assertEquals(7, javaError.index());
             String tail = "tensor 'teacher' holds a non-finite value (nan) at index 7 (n=0, c=0, h=1, w=2)";
             assertTrue(nativeError.getMessage().endsWith(tail), nativeError.getMessage());
             assertEquals("op: " + tail, javaError.getMessage());
             // A finite tensor passes.
-            FiniteCheck.require("op", "student", st, shape, FiniteCheck.NCHW);
+            TensorFiniteCheck.require("op", "student", st, shape, TensorFiniteCheck.NCHW);
         }
     }
 
     @Test
     void finiteInputsGiveTheSameResultsWithTheCheckOn() {
-        LossKernels cpu = Backends.get("cpu");
+        TensorLossKernels cpu = TensorLossKernels.get("cpu");
         for (Kernel kernel : Kernel.values()) {
             try (PointerScope scope = new PointerScope()) {
                 Tensor s = TestData.floats(TestArrays.gaussian(7, count(kernel.student), 1, 0), kernel.student);

@@ -1,7 +1,12 @@
 package org.dreamteacher.torch.kernels;
 
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.Backends;
+import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.kernels.TestArrays;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.ArrayList;
@@ -15,10 +20,12 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The cpu backend against the reference formulas in float64 on many shapes, odd and prime sizes and edge
  * cases (loss relative error <= 1e-5, gradient max-abs error <= 1e-5 × max|grad|). Each case also checks
- * that a forward-only call returns the same loss.
+ * that a forward-only call returns the same loss, and that the {@code float[]} form returns the same bits.
  */
 class ParityTest {
-    private static final LossKernels CPU = Backends.get("cpu");
+    private static final TensorLossKernels CPU = TensorLossKernels.get("cpu");
+    /** The same kernels on Java arrays: the same bits as on tensors. */
+    private static final LossKernels ARRAYS = Backends.get("cpu");
 
     // ---- whitened MSE ------------------------------------------------------------------------------------
 
@@ -72,6 +79,11 @@ class ParityTest {
             Oracle.assertClose(c.name, expected, r.lossValue(), TestData.toFloats(r.grad()));
             LossResult forward = CPU.whitenedMse(s, t, c.mode, c.eps, c.gradScale, false);
             assertEquals(r.lossValue(), forward.lossValue(), 0f, "forward-only loss");
+            long[] d = c.shape;
+            float[] grad = new float[c.student.length];
+            assertEquals(r.lossValue(), ARRAYS.whitenedMse(c.student, c.teacher, (int) d[0], (int) d[1], (int) d[2],
+                    (int) d[3], c.mode, c.eps, c.gradScale, grad), 0f, "array loss");
+            assertArrayEquals(TestData.toFloats(r.grad()), grad, "array gradient");
         }
     }
 
@@ -145,6 +157,10 @@ class ParityTest {
             Oracle.assertClose(c.name, expected, r.lossValue(), TestData.toFloats(r.grad()));
             LossResult forward = CPU.attentionTransfer(s, t, c.p, c.distance, eps, c.gradScale, false);
             assertEquals(r.lossValue(), forward.lossValue(), 0f, "forward-only loss");
+            float[] grad = new float[c.student.length];
+            assertEquals(r.lossValue(), ARRAYS.attentionTransfer(c.student, (int) c.cs, c.teacher, (int) c.ct, (int) c.n,
+                    (int) c.h, (int) c.w, c.p, c.distance, eps, c.gradScale, grad), 0f, "array loss");
+            assertArrayEquals(TestData.toFloats(r.grad()), grad, "array gradient");
         }
     }
 
@@ -199,6 +215,11 @@ class ParityTest {
             Oracle.assertClose(c.name, expected, r.lossValue(), TestData.toFloats(r.grad()));
             LossResult forward = CPU.softTargetCe(s, t, c.temperature, c.gradScale, false);
             assertEquals(r.lossValue(), forward.lossValue(), 0f, "forward-only loss");
+            int positions = c.student.length / (int) (c.shape[0] * c.shape[1]);
+            float[] grad = new float[c.student.length];
+            assertEquals(r.lossValue(), ARRAYS.softTargetCe(c.student, c.teacher, (int) c.shape[0], (int) c.shape[1],
+                    positions, c.temperature, c.gradScale, grad), 0f, "array loss");
+            assertArrayEquals(TestData.toFloats(r.grad()), grad, "array gradient");
         }
     }
 

@@ -1,5 +1,11 @@
 package org.dreamteacher.torch.kernels;
 
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.BackendUnavailableException;
+import org.dreamteacher.kernels.Backends;
+import org.dreamteacher.kernels.CpuLossKernels;
+import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.kernels.TestArrays;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,7 +55,7 @@ class TensorApiTest {
     @Test
     void everyBackendRejectsBadTensors() {
         for (String name : new String[] {"cpu", "reference", "auto"}) {
-            LossKernels k = Backends.get(name);
+            TensorLossKernels k = TensorLossKernels.get(name);
             Tensor s = randn(2, 3, 4, 5);
             Tensor t = randn(2, 3, 4, 5);
             assertRejected("float32", () -> k.whitenedMse(s.to(ScalarType.Double), t));
@@ -73,31 +79,31 @@ class TensorApiTest {
         // libtorch's "meta" device (shapes without storage) exists in every build, CUDA or not.
         Tensor meta = torch.empty(new long[] {2, 3, 4, 5}, new TensorOptions(new Device("meta")),
                 new MemoryFormatOptional());
-        assertRejected("needs CPU tensors, got a tensor on meta", () -> Backends.get("cpu").whitenedMse(meta, meta));
-        assertRejected("different devices", () -> Backends.get("cpu").whitenedMse(randn(2, 3, 4, 5), meta));
-        assertRejected("different devices", () -> Backends.get("reference").softTargetCe(randn(2, 3, 4, 5), meta, 1f));
+        assertRejected("needs CPU tensors, got a tensor on meta", () -> TensorLossKernels.get("cpu").whitenedMse(meta, meta));
+        assertRejected("different devices", () -> TensorLossKernels.get("cpu").whitenedMse(randn(2, 3, 4, 5), meta));
+        assertRejected("different devices", () -> TensorLossKernels.get("reference").softTargetCe(randn(2, 3, 4, 5), meta, 1f));
     }
 
     @Test
     void cpuAndReferenceAgreeOnTensors() {
         Tensor s = randn(3, 8, 5, 5);
         Tensor t = randn(3, 8, 5, 5);
-        LossResult cpu = Backends.get("cpu").whitenedMse(s, t);
-        LossResult ref = Backends.get("reference").whitenedMse(s, t);
+        LossResult cpu = TensorLossKernels.get("cpu").whitenedMse(s, t);
+        LossResult ref = TensorLossKernels.get("reference").whitenedMse(s, t);
         assertEquals(ref.lossValue(), cpu.lossValue(), 1e-5 * Math.abs(ref.lossValue()));
         assertEquals(ScalarType.Float, cpu.loss().scalar_type().intern());
         assertEquals(0, cpu.loss().dim());
         assertTrue(cpu.grad().allclose(ref.grad(), 1e-4, 1e-6, false));
-        assertNull(Backends.get("cpu").whitenedMse(s, t, WhitenMode.PER_SAMPLE, 1e-5f, 1f, false).grad());
-        assertNull(Backends.get("reference").whitenedMse(s, t, WhitenMode.PER_SAMPLE, 1e-5f, 1f, false).grad());
+        assertNull(TensorLossKernels.get("cpu").whitenedMse(s, t, WhitenMode.PER_SAMPLE, 1e-5f, 1f, false).grad());
+        assertNull(TensorLossKernels.get("reference").whitenedMse(s, t, WhitenMode.PER_SAMPLE, 1e-5f, 1f, false).grad());
     }
 
     @Test
     void softTargetCeAcceptsSegmentationShapedLogits() {
         Tensor s = randn(2, 21, 6, 7);
         Tensor t = randn(2, 21, 6, 7);
-        LossResult cpu = Backends.get("cpu").softTargetCe(s, t, 4f);
-        LossResult ref = Backends.get("reference").softTargetCe(s, t, 4f);
+        LossResult cpu = TensorLossKernels.get("cpu").softTargetCe(s, t, 4f);
+        LossResult ref = TensorLossKernels.get("reference").softTargetCe(s, t, 4f);
         assertEquals(ref.lossValue(), cpu.lossValue(), 1e-5 * Math.abs(ref.lossValue()));
         assertTrue(cpu.grad().allclose(ref.grad(), 1e-4, 1e-7, false));
     }
@@ -110,7 +116,7 @@ class TensorApiTest {
         Tensor grad = TestData.floats(new float[TestArrays.count(2, 4, 3, 3)], 2, 4, 3, 3);
         Backends.get("reference").attentionTransfer(s.data_ptr().address(), 4, t.data_ptr().address(), 6, 2, 3, 3,
                 2f, AttentionDistance.SQUARED, 1e-12f, 1f, loss.data_ptr().address(), grad.data_ptr().address(), 0);
-        LossResult cpu = Backends.get("cpu").attentionTransfer(s, t);
+        LossResult cpu = TensorLossKernels.get("cpu").attentionTransfer(s, t);
         assertEquals(cpu.lossValue(), loss.item_float(), 1e-5 * Math.abs(cpu.lossValue()));
         assertTrue(cpu.grad().allclose(grad, 1e-4, 1e-8, false));
     }
@@ -120,7 +126,9 @@ class TensorApiTest {
         assertTrue(Backends.all().keySet().containsAll(java.util.List.of("cpu", "cuda", "reference")));
         assertInstanceOf(CpuLossKernels.class, Backends.get("cpu"));
         assertInstanceOf(ReferenceLossKernels.class, Backends.get(" Reference "));
-        assertSame(AutoLossKernels.INSTANCE, Backends.get("auto"));
+        assertEquals("auto", Backends.get("auto").name());
+        assertSame(AutoTensorKernels.INSTANCE, TensorLossKernels.get("auto"));
+        assertSame(Backends.get("reference"), TensorLossKernels.get("reference"));
         IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> Backends.get("tpu"));
         assertTrue(unknown.getMessage().contains("cpu") && unknown.getMessage().contains("auto"), unknown.getMessage());
 
@@ -141,8 +149,8 @@ class TensorApiTest {
     void autoSendsCpuTensorsToTheCpuBackend() {
         Tensor s = randn(4, 10);
         Tensor t = randn(4, 10);
-        float viaAuto = Backends.get("auto").softTargetCe(s, t, 2f).lossValue();
-        float viaCpu = Backends.get("cpu").softTargetCe(s, t, 2f).lossValue();
+        float viaAuto = TensorLossKernels.get("auto").softTargetCe(s, t, 2f).lossValue();
+        float viaCpu = TensorLossKernels.get("cpu").softTargetCe(s, t, 2f).lossValue();
         assertEquals(viaCpu, viaAuto, 0f);
     }
 
