@@ -1,4 +1,4 @@
-// Attention transfer on the GPU (DESIGN.md section 3.2): student (N,Cs,H,W), teacher (N,Ct,H,W).
+// Attention transfer on the GPU (docs/design.md section 3.2): student (N,Cs,H,W), teacher (N,Ct,H,W).
 //   A(x)_{n,p} = sum_c |x_{n,c,p}|^pool_p,  q_n = A_n / max(||A_n||_2, eps)
 //   SQUARED: L = 1/(N*P) sum (qs - qt)^2          g = dL/dqs = 2 (qs - qt) / (N*P)
 //   NORM:    L = 1/N sum_n ||qs_n - qt_n||_2       g = (qs - qt) / (N ||qs_n - qt_n||), 0 if that is 0

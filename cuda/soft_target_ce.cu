@@ -1,4 +1,4 @@
-// Soft-target cross entropy with temperature on the GPU (DESIGN.md section 3.3), logits (N, K, P):
+// Soft-target cross entropy with temperature on the GPU (docs/design.md section 3.3), logits (N, K, P):
 //   L    = 1/(N*P) * sum_{n,p} -sum_k softmax(t/T)_k * log_softmax(s/T)_k
 //   grad = grad_scale * (softmax(s/T) - softmax(t/T)) / (T*N*P)
 // Per row (one (n, p): K logits, strided by P), with ms = max s, mt = max t,

@@ -1,4 +1,4 @@
-// Whitened MSE on the GPU (DESIGN.md section 3.1):
+// Whitened MSE on the GPU (docs/design.md section 3.1):
 //   W(t) = (t - mu) / sqrt(var + eps)   (var biased; mu, var over (C,H,W) per sample or over C per pixel)
 //   L = 1/(N*C*H*W) * sum (s - W(t))^2,  grad = grad_scale * 2 (s - W(t)) / (N*C*H*W)
 //

@@ -2,11 +2,11 @@
 # Data-parallel throughput on this machine: distill and train-teacher with 1 process and with --nproc 2,
 # 1 libtorch thread per process, the same global batch. Prints each run's summary lines; the numbers in
 # benchmarks/results/data-parallel-*.md come from this script.
-# Usage: benchmarks/parallel/run.sh [STEPS]   (from the repository root, after mvn -B -Ddt.cuda=OFF package -DskipTests)
+# Usage: benchmarks/parallel/run.sh [STEPS]   (from the repository root, after mvn -B -Ddt.cuda=OFF package -DskipTests -Ddt.docs.skip)
 set -euo pipefail
 steps="${1:-40}"
 export OMP_WAIT_POLICY=PASSIVE
-run() { java -cp "target/classes:$(cat target/cp.txt)" org.dreamteacher.cli.DreamTeacherCli "$@" --no-progress --threads 1; }
+run() { java -cp "cli/target/classes:$(cat cli/target/cp.txt)" org.dreamteacher.cli.DreamTeacherCli "$@" --no-progress --threads 1; }
 out="$(mktemp -d)"
 distill=(distill --steps "$steps" --batch 32 --width 16 --regressor-channels 32 --checkpoint-every 1000)
 teacher=(train-teacher --steps "$steps" --batch 32 --samples 0 --checkpoint-every 1000)

@@ -1,4 +1,4 @@
-// Attention transfer (DESIGN.md section 3.2):
+// Attention transfer (docs/design.md section 3.2):
 //   A(x)_{n,p} = sum_c |x_{n,c,p}|^pool_p          (an (N, P) map per tensor, P = H*W)
 //   q_n        = A_n / max(||A_n||_2, eps)
 //   SQUARED: L = 1/(N*P) * sum (q^s - q^t)^2     dL/dq^s = 2 (q^s - q^t) / (N*P)

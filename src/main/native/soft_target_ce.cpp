@@ -1,4 +1,4 @@
-// Soft-target cross entropy with temperature (DESIGN.md section 3.3), logits (N, K, P):
+// Soft-target cross entropy with temperature (docs/design.md section 3.3), logits (N, K, P):
 //   L    = 1/(N*P) * sum_{n,p} -sum_k softmax(t/T)_k * log_softmax(s/T)_k
 //   grad = grad_scale * (softmax(s/T) - softmax(t/T)) / (T*N*P)
 // Per position, with z^s_k = (s_k - max s)/T and z^t_k = (t_k - max t)/T (max subtraction keeps

@@ -1,4 +1,4 @@
-// Whitened MSE (DESIGN.md section 3.1):
+// Whitened MSE (docs/design.md section 3.1):
 //   W(t) = (t - mu) / sqrt(var + eps)   (LayerNorm without affine parameters, biased variance)
 //   L    = 1/(N*C*H*W) * sum (s - W(t))^2
 //   grad = grad_scale * 2 * (s - W(t)) / (N*C*H*W)

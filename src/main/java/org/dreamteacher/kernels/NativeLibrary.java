@@ -37,7 +37,7 @@ public final class NativeLibrary {
         return DreamTeacherNative.dt_num_threads();
     }
 
-    /** Sets the threads used by the CPU kernels; n <= 0 restores the default. Results do not depend on it. */
+    /** Sets the threads used by the CPU kernels; n {@code <= 0} restores the default. Results do not depend on it. */
     public static void setNumThreads(int n) {
         requireLoaded();
         DreamTeacherNative.dt_set_num_threads(n);

@@ -51,9 +51,21 @@ public class AttentionTransferBenchmark extends KernelBenchmark {
     }
 
     @Benchmark
+    public float fusedArray() {
+        return cpu.attentionTransfer(studentArray, (int) d[1], teacherArray, (int) d[2], (int) d[0], (int) d[3],
+                (int) d[4], poolP, distance, LossKernels.ATTENTION_EPS, 1f, gradArray);
+    }
+
+    @Benchmark
+    public float fusedBuffer() {
+        return cpu.attentionTransfer(studentBuffer, (int) d[1], teacherBuffer, (int) d[2], (int) d[0], (int) d[3],
+                (int) d[4], poolP, distance, LossKernels.ATTENTION_EPS, 1f, gradBuffer);
+    }
+
+    @Benchmark
     public float fusedTensor() {
         try (PointerScope scope = new PointerScope()) {
-            return cpu.attentionTransfer(student, teacher, poolP, distance, LossKernels.ATTENTION_EPS, 1f, true)
+            return cpuTensors.attentionTransfer(student, teacher, poolP, distance, LossKernels.ATTENTION_EPS, 1f, true)
                     .lossValue();
         }
     }

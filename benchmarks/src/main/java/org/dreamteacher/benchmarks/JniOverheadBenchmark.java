@@ -1,5 +1,8 @@
 package org.dreamteacher.benchmarks;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
 import org.dreamteacher.kernels.AttentionDistance;
@@ -20,7 +23,12 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
-/** Cost of crossing into native code: a trivial native call and each kernel on one element, vs a Java call. */
+/**
+ * Cost of crossing into native code: a trivial native call and each kernel on one element, vs a Java call; and
+ * the same one-element whitened MSE through the {@code float[]} form (length checks, pinning, the loss array) and
+ * the direct-buffer form (checks, address lookups), whose difference from the raw-address call is their cost per
+ * call.
+ */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -38,6 +46,12 @@ public class JniOverheadBenchmark {
     private long ga;
     private LossKernels cpu;
     private int x = 7;
+    private final float[] sArray = {0.5f};
+    private final float[] tArray = {-1.5f};
+    private final float[] gArray = new float[1];
+    private FloatBuffer sBuffer;
+    private FloatBuffer tBuffer;
+    private FloatBuffer gBuffer;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -50,6 +64,9 @@ public class JniOverheadBenchmark {
         la = loss.address();
         ga = grad.address();
         cpu = KernelState.cpu();
+        sBuffer = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).asFloatBuffer().put(0, 0.5f);
+        tBuffer = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).asFloatBuffer().put(0, -1.5f);
+        gBuffer = ByteBuffer.allocateDirect(4).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
     @TearDown(Level.Trial)
@@ -81,6 +98,16 @@ public class JniOverheadBenchmark {
     public float whitenedMseOneElement() {
         cpu.whitenedMse(sa, ta, 1, 1, 1, 1, WhitenMode.PER_SAMPLE, 1e-5f, 1f, la, ga, 0);
         return loss.get(0);
+    }
+
+    @Benchmark
+    public float whitenedMseOneElementArray() {
+        return cpu.whitenedMse(sArray, tArray, 1, 1, 1, 1, WhitenMode.PER_SAMPLE, 1e-5f, 1f, gArray);
+    }
+
+    @Benchmark
+    public float whitenedMseOneElementBuffer() {
+        return cpu.whitenedMse(sBuffer, tBuffer, 1, 1, 1, 1, WhitenMode.PER_SAMPLE, 1e-5f, 1f, gBuffer);
     }
 
     @Benchmark

@@ -1,9 +1,13 @@
 package org.dreamteacher.benchmarks;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Level;
@@ -17,7 +21,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * What every kernel benchmark holds: the student and teacher tensors with their raw addresses (taken once, so
- * the raw-address benchmark allocates nothing), preallocated loss and gradient buffers, and the cpu backend;
+ * the raw-address benchmark allocates nothing), the same values as Java arrays and as direct buffers, preallocated
+ * loss and gradient outputs for each form, and the cpu backend on addresses, arrays and buffers and on tensors;
  * and the run settings they share (inherited by the subclasses).
  */
 @State(Scope.Benchmark)
@@ -35,7 +40,14 @@ public abstract class KernelBenchmark extends MemoryRoofline {
     protected long teacherAddress;
     protected FloatPointer loss;
     protected FloatPointer grad;
+    protected float[] studentArray;
+    protected float[] teacherArray;
+    protected float[] gradArray;
+    protected FloatBuffer studentBuffer;
+    protected FloatBuffer teacherBuffer;
+    protected FloatBuffer gradBuffer;
     protected LossKernels cpu;
+    protected TensorLossKernels cpuTensors;
 
     /** Takes ownership of the inputs and allocates the outputs (gradient shaped like the student). */
     protected void allocate(Tensor student, Tensor teacher) {
@@ -45,7 +57,27 @@ public abstract class KernelBenchmark extends MemoryRoofline {
         teacherAddress = KernelState.address(teacher);
         loss = new FloatPointer(1);
         grad = new FloatPointer(student.numel());
+        studentArray = floats(student);
+        teacherArray = floats(teacher);
+        gradArray = new float[studentArray.length];
+        studentBuffer = direct(studentArray);
+        teacherBuffer = direct(teacherArray);
+        gradBuffer = direct(gradArray);
         cpu = KernelState.cpu();
+        cpuTensors = TensorLossKernels.of(cpu);
+    }
+
+    private static float[] floats(Tensor t) {
+        float[] a = new float[Math.toIntExact(t.numel())];
+        t.data_ptr_float().get(a);
+        return a;
+    }
+
+    private static FloatBuffer direct(float[] values) {
+        FloatBuffer b = ByteBuffer.allocateDirect(values.length * Float.BYTES).order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
+        b.put(values).flip();
+        return b;
     }
 
     @TearDown(Level.Trial)

@@ -48,9 +48,21 @@ public class SoftTargetCeBenchmark extends KernelBenchmark {
     }
 
     @Benchmark
+    public float fusedArray() {
+        return cpu.softTargetCe(studentArray, teacherArray, (int) d[0], (int) d[1], (int) d[2], temperature, 1f,
+                gradArray);
+    }
+
+    @Benchmark
+    public float fusedBuffer() {
+        return cpu.softTargetCe(studentBuffer, teacherBuffer, (int) d[0], (int) d[1], (int) d[2], temperature, 1f,
+                gradBuffer);
+    }
+
+    @Benchmark
     public float fusedTensor() {
         try (PointerScope scope = new PointerScope()) {
-            return cpu.softTargetCe(student, teacher, temperature, 1f, true).lossValue();
+            return cpuTensors.softTargetCe(student, teacher, temperature, 1f, true).lossValue();
         }
     }
 

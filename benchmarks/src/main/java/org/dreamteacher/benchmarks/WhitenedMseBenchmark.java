@@ -6,8 +6,8 @@ import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.dreamteacher.kernels.LossKernels;
-import org.dreamteacher.torch.kernels.ReferenceLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
+import org.dreamteacher.torch.kernels.ReferenceLossKernels;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
@@ -46,11 +46,25 @@ public class WhitenedMseBenchmark extends KernelBenchmark {
         return loss.get(0);
     }
 
+    /** Our kernel on Java arrays (pinned for the call; a one-float array for the loss is the only allocation). */
+    @Benchmark
+    public float fusedArray() {
+        return cpu.whitenedMse(studentArray, teacherArray, (int) d[0], (int) d[1], (int) d[2], (int) d[3], mode,
+                LossKernels.WHITEN_EPS, 1f, gradArray);
+    }
+
+    /** Our kernel on direct buffers (read in place). */
+    @Benchmark
+    public float fusedBuffer() {
+        return cpu.whitenedMse(studentBuffer, teacherBuffer, (int) d[0], (int) d[1], (int) d[2], (int) d[3], mode,
+                LossKernels.WHITEN_EPS, 1f, gradBuffer);
+    }
+
     /** Our kernel through the Tensor API (allocates the outputs as tensors). */
     @Benchmark
     public float fusedTensor() {
         try (PointerScope scope = new PointerScope()) {
-            return cpu.whitenedMse(student, teacher, mode, LossKernels.WHITEN_EPS, 1f, true).lossValue();
+            return cpuTensors.whitenedMse(student, teacher, mode, LossKernels.WHITEN_EPS, 1f, true).lossValue();
         }
     }
 

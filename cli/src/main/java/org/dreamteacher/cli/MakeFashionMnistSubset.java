@@ -13,7 +13,7 @@ import org.dreamteacher.data.Splits;
  * the exact command that produced the shipped files.
  *
  * <pre>
- * java -cp target/classes:$(cat target/cp.txt) org.dreamteacher.data.MakeFashionMnistSubset \
+ * java -cp cli/target/classes:$(cat cli/target/cp.txt) org.dreamteacher.cli.MakeFashionMnistSubset \
  *     SOURCE_DIR OUTPUT_DIR [TRAIN_PER_CLASS=600] [TEST_PER_CLASS=100] [SEED=20230714]
  * </pre>
  */

@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * "Fashion-MNIST scenes", the project's segmentation task (DESIGN.md section 5): grey canvases (64x64 by
+ * "Fashion-MNIST scenes", the project's segmentation task (docs/design.md section 5): grey canvases (64x64 by
  * default) with 1 to 4 Fashion-MNIST items pasted at random positions, and a label map giving each pixel the
  * class of the item that shows there. It gives the dense evaluation the paper emphasises on data this
  * machine can afford.

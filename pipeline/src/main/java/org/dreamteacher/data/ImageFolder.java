@@ -22,7 +22,7 @@ import javax.imageio.stream.ImageInputStream;
 
 /**
  * A user's folder of unlabelled PNG and JPEG images turned into an {@link ImageDataset}, for pretraining on
- * one's own pictures (DESIGN.md section 5).
+ * one's own pictures (docs/design.md section 5).
  *
  * <ul>
  *   <li>Files: {@code *.png}, {@code *.jpg}, {@code *.jpeg} (any case), searched recursively and sorted by

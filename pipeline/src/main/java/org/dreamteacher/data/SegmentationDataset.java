@@ -5,7 +5,7 @@ import org.bytedeco.pytorch.Tensor;
 
 /**
  * Images with one class label per pixel (class 0 = background), for the dense evaluation the paper stresses
- * (DESIGN.md section 6: mIoU on test scenes). Label maps are bytes, so at most 256 classes.
+ * (docs/design.md section 6: mIoU on test scenes). Label maps are bytes, so at most 256 classes.
  */
 public final class SegmentationDataset {
     private final ImageDataset images;

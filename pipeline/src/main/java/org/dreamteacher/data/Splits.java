@@ -3,7 +3,7 @@ package org.dreamteacher.data;
 import java.util.Arrays;
 
 /**
- * Deterministic index selections for the label-efficient protocol (DESIGN.md section 6): seeded shuffles and
+ * Deterministic index selections for the label-efficient protocol (docs/design.md section 6): seeded shuffles and
  * balanced labelled subsets (1%, 10%, 100% of the labels, the same number per class).
  *
  * <p>Balanced subsets are nested by construction: each class's members are put in one seeded order that does

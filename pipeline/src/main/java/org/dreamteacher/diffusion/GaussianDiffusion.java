@@ -22,7 +22,7 @@ import org.dreamteacher.torch.TorchRuntime;
  * A DDPM (Ho et al.) around an ADM-style {@link UNet}: the forward noising process, the epsilon-prediction
  * training loss, ancestral (DDPM) and DDIM sampling, and, for DreamTeacher, the "encoded" feature dataset:
  * noise a real image to timestep t with fresh noise and read the U-Net's decoder features from one forward
- * pass (DESIGN.md section 1).
+ * pass (docs/design.md section 1).
  *
  * <p>Images are in [-1, 1]. All randomness comes from a {@link Noise} (a seeded Java generator), so a seeded
  * sampler is bit-identical from run to run on the same machine and thread count. Sampling and encoding run

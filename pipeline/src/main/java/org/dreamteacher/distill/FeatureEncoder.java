@@ -53,6 +53,8 @@ import org.dreamteacher.train.Progress;
  * must match.
  */
 final class FeatureEncoder {
+    private static final System.Logger LOG = System.getLogger(FeatureEncoder.class.getName());
+
     private static final long SAMPLE_STREAM = 0x53616D706C654E7AL; // "SampleNz"
     private static final double FLOAT16_MAX = 65504.0;
     private static final Pattern OUR_FILES = Pattern.compile("chunk-\\d{5}\\.dtt|\\.chunk-\\d{5}\\.dtt\\..*\\.tmp|\\.manifest\\.json\\..*\\.tmp");
@@ -132,7 +134,7 @@ final class FeatureEncoder {
                 try (ChunkFile f = ChunkFile.map(dir, saved, ch, true)) {
                     kept.add(ch);
                 } catch (FeatureStoreException e) {
-                    System.err.println("feature store: " + e.getMessage() + " (encoding that chunk again)");
+                    LOG.log(System.Logger.Level.WARNING, "feature store: " + e.getMessage() + " (encoding that chunk again)");
                 }
             }
             skipped = kept.size();

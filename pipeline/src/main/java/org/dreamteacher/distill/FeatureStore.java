@@ -21,7 +21,7 @@ import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
- * An offline feature dataset D = {x_i, f_i^g} (DESIGN.md section 1): the teacher's multi-scale features of
+ * An offline feature dataset D = {x_i, f_i^g} (docs/design.md section 1): the teacher's multi-scale features of
  * every image, computed once and kept on disk in chunks, so that distillation can read them instead of
  * running the teacher at every step.
  *

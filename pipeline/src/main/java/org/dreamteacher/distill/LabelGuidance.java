@@ -31,7 +31,7 @@ import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 
 /**
- * Label-guided distillation (DESIGN.md section 1, step 4). First a {@link PixelInterpreter} learns the task from
+ * Label-guided distillation (docs/design.md section 1, step 4). First a {@link PixelInterpreter} learns the task from
  * the few labelled images on the frozen teacher's features, with cross entropy + λ_d · Dice. Then, during
  * distillation, a task head on the student (the backbone's own classifier, or a {@link SegmentationHead}) learns
  * the interpreter's temperature-softened predictions on every pretraining image through the fused soft-target

@@ -26,7 +26,7 @@ import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.Progress;
 
 /**
- * Label-efficient classification (DESIGN.md section 6): adapts a backbone to a balanced fraction of the labels,
+ * Label-efficient classification (docs/design.md section 6): adapts a backbone to a balanced fraction of the labels,
  * by a linear probe on frozen features ({@link Mode#LINEAR_PROBE}) or by fine-tuning everything
  * ({@link Mode#FINE_TUNE}), then measures top-1 accuracy on the test set. The same entry point serves
  * pretrained and random backbones, so a comparison between them differs in the weights only.

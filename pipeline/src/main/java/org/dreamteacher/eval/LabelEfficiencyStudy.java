@@ -25,7 +25,7 @@ import org.dreamteacher.data.Plots;
 import org.dreamteacher.data.SegmentationDataset;
 
 /**
- * The label-efficiency protocol of DESIGN.md section 6 as one call: every backbone init (typically the
+ * The label-efficiency protocol of docs/design.md section 6 as one call: every backbone init (typically the
  * pretrained checkpoint and the same config from random initialisation) is probed and/or fine-tuned at every
  * label budget with every seed, and the results are summarised as mean ± std per (init, mode, budget). The
  * paper's claim is a comparison across inits at small budgets, and a single seed at 1% of the labels is too

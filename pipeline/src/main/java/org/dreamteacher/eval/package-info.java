@@ -1,10 +1,13 @@
 /**
- * Label-efficient evaluation (DESIGN.md section 6): how much a pretrained backbone helps when labels are few,
+ * Label-efficient evaluation (docs/design.md section 6): how much a pretrained backbone helps when labels are few,
  * measured against the same architecture from random initialisation. {@link org.dreamteacher.eval.Classifier}
  * probes or fine-tunes on a balanced fraction of the labels and reports test accuracy;
  * {@link org.dreamteacher.eval.SegmentationFineTune} trains a light head (and the backbone) on a few labelled
  * Fashion-MNIST scenes and reports mIoU from a {@link org.dreamteacher.eval.ConfusionMatrix};
  * {@link org.dreamteacher.eval.LabelEfficiencyStudy} runs the grid of inits, modes, label budgets and seeds and
  * writes mean ± std as JSON, Markdown and a plot.
+ *
+ * <p>Module {@code dreamteacher-pipeline}. May use: the JDK, libtorch, {@code org.dreamteacher.torch},
+ * {@code org.dreamteacher.data}, {@code org.dreamteacher.nn} and {@code org.dreamteacher.train}.
  */
 package org.dreamteacher.eval;

@@ -10,12 +10,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * Starts the {@code nproc} worker processes of a data-parallel run on this machine, as {@code torchrun
  * --nproc-per-node} does: each gets WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR and MASTER_PORT in its environment,
- * OMP_NUM_THREADS (its libtorch thread pool, sized so that nproc x threads <= cores) and OMP_WAIT_POLICY=PASSIVE
+ * OMP_NUM_THREADS (its libtorch thread pool, sized so that nproc x threads {@code <=} cores) and OMP_WAIT_POLICY=PASSIVE
  * unless set. Rank 0's standard output is passed through, the others' is dropped; every rank's standard error
  * is passed through. When a worker fails the others are given the run's timeout (plus a grace period) to stop
  * on their own, then killed; the launcher returns the first failing worker's exit code, or 0.
  */
 public final class LocalLauncher {
+    private static final System.Logger LOG = System.getLogger(LocalLauncher.class.getName());
+
     /** Set in the workers' environment: the worker's rank on this machine. */
     public static final String LOCAL_RANK = "LOCAL_RANK";
     private static final long GRACE_MS = 10_000;
@@ -73,7 +75,8 @@ public final class LocalLauncher {
                 if (System.currentTimeMillis() > deadline) {
                     for (Process p : workers) {
                         if (p.isAlive()) {
-                            System.err.println("launcher: killing worker pid " + p.pid() + ", still running after another worker failed");
+                            LOG.log(System.Logger.Level.WARNING, "launcher: killing worker pid " + p.pid()
+                                    + ", still running after another worker failed");
                             p.destroyForcibly();
                         }
                     }

@@ -29,7 +29,7 @@ public final class MetricsLog implements AutoCloseable {
 
     /**
      * Opens the log for a run that has completed {@code resumeStep} steps: records are keyed by completed
-     * steps, so those with step <= resumeStep are kept (0 = start afresh).
+     * steps, so those with step {@code <=} resumeStep are kept (0 = start afresh).
      */
     public static MetricsLog open(Path file, long resumeStep) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
