@@ -2,10 +2,10 @@ package org.dreamteacher.kernels;
 
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
@@ -25,14 +25,14 @@ public final class Backends {
     private Backends() {}
 
     private static Map<String, LossKernels> discover() {
-        Map<String, LossKernels> found = new LinkedHashMap<>();
+        Map<String, LossKernels> found = new TreeMap<>();
         for (LossKernels k : ServiceLoader.load(LossKernels.class, Backends.class.getClassLoader())) {
             found.putIfAbsent(k.name(), k);
         }
         return Collections.unmodifiableMap(found);
     }
 
-    /** Every backend found, available or not, by name. */
+    /** Every backend found, available or not, by name in alphabetical order (whatever the class path's order). */
     public static Map<String, LossKernels> all() {
         return ALL;
     }

@@ -55,10 +55,8 @@ public final class CpuLossKernels implements LossKernels {
             float scale, float[] grad) {
         HostArrays.whitenedMse(this, HostArrays.input("student", student), HostArrays.input("teacher", teacher), n, c,
                 h, w, HostArrays.output(grad));
-        float[] loss = new float[1];
-        NativeStatus.check(DreamTeacherNative.dt_whitened_mse_f32(student, teacher, n, c, h, w, mode.code, eps, scale,
+        return withLoss(loss -> DreamTeacherNative.dt_whitened_mse_f32(student, teacher, n, c, h, w, mode.code, eps, scale,
                 loss, grad));
-        return loss[0];
     }
 
     @Override
@@ -66,10 +64,8 @@ public final class CpuLossKernels implements LossKernels {
             int h, int w, float p, AttentionDistance distance, float eps, float scale, float[] grad) {
         HostArrays.attentionTransfer(this, HostArrays.input("student", student), studentChannels,
                 HostArrays.input("teacher", teacher), teacherChannels, n, h, w, HostArrays.output(grad));
-        float[] loss = new float[1];
-        NativeStatus.check(DreamTeacherNative.dt_attention_transfer_f32(student, studentChannels, teacher,
+        return withLoss(loss -> DreamTeacherNative.dt_attention_transfer_f32(student, studentChannels, teacher,
                 teacherChannels, n, h, w, p, distance.code, eps, scale, loss, grad));
-        return loss[0];
     }
 
     @Override
@@ -77,10 +73,8 @@ public final class CpuLossKernels implements LossKernels {
             float scale, float[] grad) {
         HostArrays.softTargetCe(this, HostArrays.input("studentLogits", studentLogits),
                 HostArrays.input("teacherLogits", teacherLogits), n, k, spatial, HostArrays.output(grad));
-        float[] loss = new float[1];
-        NativeStatus.check(DreamTeacherNative.dt_soft_target_ce_f32(studentLogits, teacherLogits, n, k, spatial, tau,
+        return withLoss(loss -> DreamTeacherNative.dt_soft_target_ce_f32(studentLogits, teacherLogits, n, k, spatial, tau,
                 scale, loss, grad));
-        return loss[0];
     }
 
     @Override
@@ -88,10 +82,8 @@ public final class CpuLossKernels implements LossKernels {
             float eps, float scale, FloatBuffer grad) {
         HostArrays.whitenedMse(this, HostArrays.input("student", student), HostArrays.input("teacher", teacher), n, c,
                 h, w, HostArrays.output(grad));
-        float[] loss = new float[1];
-        NativeStatus.check(DreamTeacherNative.dt_whitened_mse_f32(student, teacher, n, c, h, w, mode.code, eps, scale,
+        return withLoss(loss -> DreamTeacherNative.dt_whitened_mse_f32(student, teacher, n, c, h, w, mode.code, eps, scale,
                 loss, grad));
-        return loss[0];
     }
 
     @Override
@@ -99,10 +91,8 @@ public final class CpuLossKernels implements LossKernels {
             int n, int h, int w, float p, AttentionDistance distance, float eps, float scale, FloatBuffer grad) {
         HostArrays.attentionTransfer(this, HostArrays.input("student", student), studentChannels,
                 HostArrays.input("teacher", teacher), teacherChannels, n, h, w, HostArrays.output(grad));
-        float[] loss = new float[1];
-        NativeStatus.check(DreamTeacherNative.dt_attention_transfer_f32(student, studentChannels, teacher,
+        return withLoss(loss -> DreamTeacherNative.dt_attention_transfer_f32(student, studentChannels, teacher,
                 teacherChannels, n, h, w, p, distance.code, eps, scale, loss, grad));
-        return loss[0];
     }
 
     @Override
@@ -110,9 +100,19 @@ public final class CpuLossKernels implements LossKernels {
             float tau, float scale, FloatBuffer grad) {
         HostArrays.softTargetCe(this, HostArrays.input("studentLogits", studentLogits),
                 HostArrays.input("teacherLogits", teacherLogits), n, k, spatial, HostArrays.output(grad));
-        float[] loss = new float[1];
-        NativeStatus.check(DreamTeacherNative.dt_soft_target_ce_f32(studentLogits, teacherLogits, n, k, spatial, tau,
+        return withLoss(loss -> DreamTeacherNative.dt_soft_target_ce_f32(studentLogits, teacherLogits, n, k, spatial, tau,
                 scale, loss, grad));
+    }
+
+    @FunctionalInterface
+    private interface LossCall {
+        int run(float[] loss);
+    }
+
+    /** Runs a C ABI call that writes its loss into a one-float array, and returns the loss (or throws). */
+    private static float withLoss(LossCall call) {
+        float[] loss = new float[1];
+        NativeStatus.check(call.run(loss));
         return loss[0];
     }
 }
