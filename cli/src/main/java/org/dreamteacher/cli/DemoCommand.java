@@ -162,7 +162,7 @@ final class DemoCommand extends CliCommand {
                     BackboneChoice.describe(backboneConfig), p.timestep(), p.distillSteps(), p.distillBatch(), train.size(), p.regressorChannels());
             out().flush();
             Distiller.Result r = distiller.run(runDir, false);
-            out().printf(Locale.ROOT, "[distill] pairing %s%n", r.pairing());
+            out().printf(Locale.ROOT, "[distill] %s%n", r.pairing().describe());
             out().printf(Locale.ROOT, "[distill] loss %.3f -> %.3f in %.0f s%n", r.firstLoss(), r.lastLoss(), r.seconds());
             Path lossCurve = out.resolve("distill-loss.png");
             Charts.lossCurve(runDir.resolve("metrics.jsonl"), lossCurve, "distillation loss", List.of("loss", "whitened_mse", "attention"));

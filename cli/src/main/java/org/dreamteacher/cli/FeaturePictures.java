@@ -48,9 +48,7 @@ final class FeaturePictures {
             Tensor x = data.toTensor(idx);
             List<FeatureMap> maps = GaussianDiffusion.encode(teacher, schedule, x, timestep, new Noise(seed));
             List<FeatureMap> feats = backbone.features(x);
-            List<Tensor> inputs = new ArrayList<>();
-            for (int level : pairing.backboneLevels()) inputs.add(feats.get(level).tensor());
-            List<Tensor> predicted = regressor.forward(inputs);
+            List<Tensor> predicted = regressor.forwardFeatures(feats);
             for (int i = 0; i < n; i++) {
                 List<BufferedImage> panels = new ArrayList<>();
                 List<String> captions = new ArrayList<>();

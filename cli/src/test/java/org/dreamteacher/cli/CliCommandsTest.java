@@ -91,7 +91,7 @@ class CliCommandsTest {
         Path out = dir.resolve("distill-run");
         CliRun r = run("distill", "--teacher", teacher.toString(), "--steps", "3", "--batch", "4", "--width", "8", "--regressor-channels", "16",
                 "--out", out.toString()).expectSuccess();
-        assertTrue(r.out().contains("tap pairing: c2 (8 ch) <- out2"), r.out());
+        assertTrue(r.out().contains("tap pairing: regressor reads c2..c5 (PPM on c5); compared: c2 (8 ch) <- out2"), r.out());
         assertTrue(r.out().contains("distilled 3 steps"), r.out());
         assertTrue(Checkpoints.load(out.resolve("backbone.dtt")) instanceof ResNet);
         assertPng(out.resolve("loss-curve.png"));

@@ -205,8 +205,8 @@ public final class Distiller {
         Batches batches = parallel.shard(batches());
         TapPairing pairing = pairing(backbone, batches);
         if (regressor == null) {
-            regressor = (FeatureRegressor) FeatureRegressorConfig.of(pairing.backboneChannels(), pairing.teacherChannels(),
-                    s.regressorChannels()).build();
+            regressor = (FeatureRegressor) FeatureRegressorConfig.of(backbone.featureChannels(), pairing.backboneLevels(),
+                    pairing.teacherChannels(), s.regressorChannels()).build();
             if (guidance != null) {
                 guidance.prepareBackbone(backbone);
                 segHead = guidance.newSegmentationHead(backbone);
@@ -253,9 +253,7 @@ public final class Distiller {
                             for (FeatureMap m : maps) if (m.name().equals(name)) targets.add(m.tensor());
                     }
                     List<FeatureMap> feats = backbone.features(batch.images());
-                    List<Tensor> inputs = new ArrayList<>();
-                    for (int level : pairing.backboneLevels()) inputs.add(feats.get(level).tensor());
-                    FeatureDistillationLoss.Terms terms = lossFn.compute(regressor.forward(inputs), targets);
+                    FeatureDistillationLoss.Terms terms = lossFn.compute(regressor.forwardFeatures(feats), targets);
                     Tensor total = terms.total();
                     if (guidance != null) {
                         LabelGuidance.Term term = guidance.term(kernels, interpreter, backbone, segHead, maps, feats, batch.images());
@@ -313,7 +311,7 @@ public final class Distiller {
         n.put("teacher", teacherSource);
         n.set("settings", JSON.valueToTree(s));
         if (guidance != null) n.set("labelGuidance", guidanceState());
-        n.put("pairing", pairing.toString());
+        n.put("pairing", pairing.describe());
         return n;
     }
 

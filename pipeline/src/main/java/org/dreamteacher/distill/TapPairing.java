@@ -6,10 +6,11 @@ import java.util.List;
 
 /**
  * Which backbone level regresses which teacher tap: each teacher feature is paired with the backbone level of
- * the same stride (relative to the input). Pairs are kept finest first, the order the regressor uses.
+ * the same stride (relative to the input). Pairs are kept finest first, the order the regressor uses. The
+ * regressor reads all {@code levelCount} backbone levels; levels without a tap feed its top-down path only.
  */
 public record TapPairing(int[] strides, int[] backboneLevels, long[] backboneChannels, long[] teacherChannels,
-        String[] teacherNames) {
+        String[] teacherNames, int levelCount) {
 
     /**
      * @param backboneStrides  the backbone's levels' strides (C2..C5)
@@ -44,11 +45,24 @@ public record TapPairing(int[] strides, int[] backboneLevels, long[] backboneCha
             tc[k] = teacherChannels[i];
             names[k] = teacherNames[i];
         }
-        return new TapPairing(strides, levels, bc, tc, names);
+        return new TapPairing(strides, levels, bc, tc, names, backboneStrides.length);
     }
 
     public int size() {
         return strides.length;
+    }
+
+    /** Which levels feed the regressor and which are compared with which tap, for logs and run states. */
+    public String describe() {
+        StringBuilder b = new StringBuilder("regressor reads c2..c" + (levelCount + 1) + " (PPM on c" + (levelCount + 1)
+                + "); compared: ").append(this);
+        List<String> free = new ArrayList<>();
+        for (int l = 0; l < levelCount; l++) {
+            final int level = l;
+            if (Arrays.stream(backboneLevels).noneMatch(x -> x == level)) free.add("c" + (l + 2));
+        }
+        if (!free.isEmpty()) b.append("; top-down path only: ").append(String.join(", ", free));
+        return b.toString();
     }
 
     @Override

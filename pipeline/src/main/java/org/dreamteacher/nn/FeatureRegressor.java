@@ -14,12 +14,16 @@ import org.bytedeco.pytorch.global.torch;
  * Regresses the teacher's features from the backbone's, the head that feature distillation trains on top of the
  * student. As in the paper (and UPerNet): a pyramid pooling module on the coarsest level serves as that level's
  * lateral; every finer level gets a lateral 1x1 conv + BN + ReLU; a top-down path adds each coarser map,
- * bilinearly resized to the finer lateral's size (so odd sizes work), then every level gets a 3x3 conv + BN +
- * ReLU and a 1x1 conv (with bias) to its teacher's channel count.
+ * bilinearly resized to the finer lateral's size (so odd sizes work), then every output level gets a 3x3 conv +
+ * BN + ReLU and a 1x1 conv (with bias) to its teacher's channel count.
  *
- * <p>Levels are given and returned <b>finest first</b> (C2, C3, ...), the order {@link Backbone#features}
- * produces; output i has the spatial size of input i. Parameter names: lateral.i, ppm.stages.b, ppm.bottleneck,
- * smooth.i, out.i.
+ * <p>It reads every level it is configured with, so a level that no teacher feature is compared with (C5 when the
+ * teacher has no tap at its stride) still feeds the top-down path and is trained through it. Levels finer than
+ * the finest output level would feed nothing and get no lateral.
+ *
+ * <p>Levels are given <b>finest first</b> (C2, C3, ...), the order {@link Backbone#features} produces; outputs
+ * come in the order of {@link FeatureRegressorConfig#outputLevels()}, each of its input level's size. Parameter
+ * names: lateral.i (level i), ppm.stages.b, ppm.bottleneck, smooth.k, out.k (output k).
  *
  * <p>The PPM normalises pooled 1x1 maps with BatchNorm, which needs at least 2 samples per batch in training mode.
  */
@@ -39,15 +43,18 @@ public final class FeatureRegressor extends ConfiguredModule {
         long c = config.channels();
         IndexedModules lat = register_module("lateral", new IndexedModules());
         containers.add(lat);
-        for (int i = 0; i < levels - 1; i++) laterals.add(lat.add(new ConvBnRelu(config.backboneChannels().get(i), c, 1)));
+        // lateral.i keeps its level's index: levels below the finest output have none, so their slots stay empty
+        for (int i = 0; i < levels - 1; i++) {
+            laterals.add(i < config.finestOutput() ? null : lat.add(i, new ConvBnRelu(config.backboneChannels().get(i), c, 1)));
+        }
         ppm = register_module("ppm", new Ppm(config.backboneChannels().get(levels - 1), c, config.ppmBins()));
         IndexedModules sm = register_module("smooth", new IndexedModules());
         IndexedModules o = register_module("out", new IndexedModules());
         containers.add(sm);
         containers.add(o);
-        for (int i = 0; i < levels; i++) {
+        for (int k = 0; k < config.outputLevels().size(); k++) {
             smooth.add(sm.add(new ConvBnRelu(c, c, 3)));
-            out.add(o.add(Layers.conv(c, config.teacherChannels().get(i), 1, 1, 0, true)));
+            out.add(o.add(Layers.conv(c, config.teacherChannels().get(k), 1, 1, 0, true)));
         }
     }
 
@@ -56,7 +63,10 @@ public final class FeatureRegressor extends ConfiguredModule {
         return config;
     }
 
-    /** One regressed map per level, finest first, each of its input level's size. */
+    /**
+     * One regressed map per output level ({@link FeatureRegressorConfig#outputLevels()}), each of its input level's
+     * size, from every level the regressor reads (finest first).
+     */
     public List<Tensor> forward(List<Tensor> backboneFeatures) {
         NnSupport.checkLevels(backboneFeatures, config.backboneChannels(), "regressor");
         int levels = config.levels();
@@ -64,12 +74,13 @@ public final class FeatureRegressor extends ConfiguredModule {
                 "regressor: a batch of 1 cannot be trained (the PPM's BatchNorm sees one value per channel); use >= 2 samples or eval mode");
         Tensor[] td = new Tensor[levels];
         td[levels - 1] = ppm.forward(backboneFeatures.get(levels - 1));
-        for (int i = levels - 2; i >= 0; i--) {
+        for (int i = levels - 2; i >= config.finestOutput(); i--) {
             Tensor l = laterals.get(i).forward(backboneFeatures.get(i));
             td[i] = l.add(NnSupport.resizeTo(td[i + 1], l.size(2), l.size(3)));
         }
-        List<Tensor> result = new ArrayList<>(levels);
-        for (int i = 0; i < levels; i++) result.add(out.get(i).forward(smooth.get(i).forward(td[i])));
+        List<Integer> outputs = config.outputLevels();
+        List<Tensor> result = new ArrayList<>(outputs.size());
+        for (int k = 0; k < outputs.size(); k++) result.add(out.get(k).forward(smooth.get(k).forward(td[outputs.get(k)])));
         return result;
     }
 

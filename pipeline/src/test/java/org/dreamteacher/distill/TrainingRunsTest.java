@@ -93,6 +93,36 @@ class TrainingRunsTest {
         assertTrue(Files.isRegularFile(r.backboneFile()));
     }
 
+    /**
+     * The teacher has taps at strides 1 and 2 only (C2 and C3 of these backbones), yet one distillation step gives
+     * every parameter of the backbone, C4 and C5 included, a gradient: the regressor reads every level. Without
+     * weight decay, AdamW's first step moves exactly the parameters whose gradient is not zero.
+     */
+    @Test
+    void oneStepTrainsEveryBackboneStage() throws IOException {
+        List<org.dreamteacher.nn.ModelConfig> backbones = List.of(ResNetConfig.small(18, 4, 1, 10),
+                org.dreamteacher.nn.ConvNeXtConfig.of(List.of(1, 1, 1, 1), List.of(4, 8, 8, 16), 1, 10, 1));
+        for (org.dreamteacher.nn.ModelConfig config : backbones) {
+            Distiller.Settings s = new Distiller.Settings(1, 16, 1e-3, 0, 0, 0, 20, 10f, WhitenMode.PER_SAMPLE,
+                    AttentionDistance.NORM, 5, 1, 1, false, 8);
+            Path run = dir.resolve("every-stage-" + config.kind());
+            Distiller.Result r = new Distiller(teacher.unet(), teacher.schedule(), "tiny", config, images,
+                    TensorLossKernels.get("cpu"), s).run(run, false);
+            assertTrue(r.pairing().describe().contains("top-down path only: c4, c5"), r.pairing().describe());
+            org.bytedeco.pytorch.global.torch.manual_seed(s.seed());
+            try (org.dreamteacher.nn.ConfiguredModule initial = config.build();
+                    org.dreamteacher.nn.ConfiguredModule trained = Checkpoints.load(r.backboneFile())) {
+                List<Tensor> before = ((org.dreamteacher.nn.Backbone) initial).backboneParameters();
+                List<Tensor> after = ((org.dreamteacher.nn.Backbone) trained).backboneParameters();
+                assertEquals(before.size(), after.size());
+                int unchanged = 0;
+                for (int i = 0; i < before.size(); i++) if (before.get(i).equal(after.get(i))) unchanged++;
+                assertEquals(0, unchanged, config.kind() + ": " + unchanged + " of " + before.size()
+                        + " backbone parameters got no gradient");
+            }
+        }
+    }
+
     @Test
     void resumedDistillationEndsWithTheSameWeights() throws IOException {
         distiller(7).run(dir.resolve("whole"), false);

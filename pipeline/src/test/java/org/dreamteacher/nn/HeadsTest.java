@@ -64,6 +64,26 @@ class HeadsTest {
         }
     }
 
+    /** Predictions at two of four levels; the others feed the top-down path, and every parameter trains. */
+    @Test
+    void regressorPredictsAtSomeLevelsAndReadsAll() {
+        FeatureRegressor reg = FeatureRegressorConfig.of(new long[] {4, 6, 8, 10}, new int[] {0, 2}, new long[] {3, 5}, 8)
+                .build();
+        try (PointerScope scope = new PointerScope()) {
+            reg.train(true);
+            Tensor top = randn(4, 2, 10, 2, 2).set_requires_grad(true);
+            List<Tensor> in = List.of(randn(1, 2, 4, 16, 16), randn(2, 2, 6, 8, 8), randn(3, 2, 8, 4, 4), top);
+            List<Tensor> out = reg.forward(in);
+            assertEquals(2, out.size());
+            assertShape(out.get(0), 2, 3, 16, 16);
+            assertShape(out.get(1), 2, 5, 4, 4);
+            assertEveryParameterGetsGradient(reg, NnTests.probeLoss(out));
+            assertTrue(top.grad().abs().sum().item_double() > 0, "the top level, predicted at no level, gets a gradient");
+        } finally {
+            reg.close();
+        }
+    }
+
     @Test
     void regressorChecksItsInputs() {
         FeatureRegressor reg = FeatureRegressorConfig.of(new long[] {4, 6}, new long[] {3, 3}, 8).build();
@@ -79,7 +99,11 @@ class HeadsTest {
         } finally {
             reg.close();
         }
-        assertRejected("one value per backbone level", () -> FeatureRegressorConfig.of(new long[] {4, 6}, new long[] {3}, 8));
+        assertRejected("one value per output level", () -> FeatureRegressorConfig.of(new long[] {4, 6}, new long[] {3}, 8));
+        assertRejected("increasing levels in 0..1", () -> FeatureRegressorConfig.of(new long[] {4, 6}, new int[] {1, 0},
+                new long[] {3, 3}, 8));
+        assertRejected("increasing levels in 0..1", () -> FeatureRegressorConfig.of(new long[] {4, 6}, new int[] {2},
+                new long[] {3}, 8));
         assertRejected("ppmBins must be distinct", () -> new FeatureRegressorConfig(List.of(4L), List.of(4L), 8, List.of(1, 1)));
         assertRejected("channels must be in", () -> FeatureRegressorConfig.of(new long[] {4}, new long[] {3}, 0));
     }
