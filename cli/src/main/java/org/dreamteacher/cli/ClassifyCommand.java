@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.LabelledSubset;
 import org.dreamteacher.data.Splits;
 import org.dreamteacher.eval.BackboneSource;
 import org.dreamteacher.eval.Classifier;
@@ -29,6 +30,11 @@ abstract class ClassifyCommand extends CliCommand {
 
     @Option(names = "--seeds", paramLabel = "N", defaultValue = "1", description = "Repeat with seeds 0..N-1 (labelled subset, order, head) and report mean ± std (default: ${DEFAULT-VALUE}).")
     int seeds;
+
+    @Option(names = "--labelled", paramLabel = "FILE", description = {"The labelled images of a label-guided pretraining (its run folder's "
+            + "labelled.json): evaluate with exactly those images, that share and that seed, instead of --labels and --seeds. "
+            + "For several seeds, pretrain once per seed (one labelled subset each) and evaluate each with its own file."})
+    Path labelled;
 
     @Option(names = "--steps", paramLabel = "N", description = "Optimiser steps (default: 1000 for probe, on features computed once; 500 for finetune).")
     Integer steps;
@@ -66,6 +72,7 @@ abstract class ClassifyCommand extends CliCommand {
         TorchRuntime.init();
         FashionMnist fm = data.fashionMnist();
         ImageDataset train = fm.train(), test = testSubset(fm.test(), testImages);
+        LabelledSubset subset = labelledSubset(train);
         List<BackboneSource> sources = backbone.sources(train.channels(), train.height());
 
         Classifier.Settings s = Classifier.Settings.defaults(mode());
@@ -74,17 +81,29 @@ abstract class ClassifyCommand extends CliCommand {
         if (batch != null) s = s.withBatchSize(batch);
         if (lr != null) s = s.withLr(lr);
         List<Double> fractions = new ArrayList<>();
-        for (double l : labels) fractions.add(l / 100);
         List<Long> seedList = new ArrayList<>();
-        for (long i = 0; i < seeds; i++) seedList.add(i);
+        if (subset != null) {
+            fractions.add(subset.percent() / 100);
+            seedList.add(subset.seed());
+        } else {
+            for (double l : labels) fractions.add(l / 100);
+            for (long i = 0; i < seeds; i++) seedList.add(i);
+        }
         Path dir = out != null ? out : Path.of("runs", spec.name());
 
         out().printf(Locale.ROOT, "%s: %s%n", spec.name(), backbone.describe(sources));
         out().printf(Locale.ROOT, "  %s: %d train, %d test images; labels %s%%; seeds %s; %s, batch %d, lr %s%n", data.describe(), train.size(),
-                test.size(), joinNumbers(labels), seeds == 1 ? "0" : "0.." + (seeds - 1),
+                test.size(), subset != null ? num(subset.percent()) : joinNumbers(labels),
+                subset != null ? Long.toString(subset.seed()) : seeds == 1 ? "0" : "0.." + (seeds - 1),
                 s.steps() > 0 ? s.steps() + " steps" : s.epochs() + " epochs", s.batchSize(), num(s.lr()));
+        java.util.Map<String, String> meta = new java.util.LinkedHashMap<>();
+        meta.put("command", "dreamteacher " + spec.name());
+        if (subset != null) {
+            meta.put("labelled", labelled.toAbsolutePath().normalize() + ": " + subset);
+            out().printf(Locale.ROOT, "  labelled images: %s (%s)%n", subset, labelled);
+        }
         out().flush();
-        LabelEfficiencyStudy.Report report = new LabelEfficiencyStudy(sources, dir, java.util.Map.of("command", "dreamteacher " + spec.name()))
+        LabelEfficiencyStudy.Report report = new LabelEfficiencyStudy(sources, dir, meta)
                 .classification(train, test, new LabelEfficiencyStudy.ClassificationPlan(fractions, seedList, List.of(s)));
         out().printf(Locale.ROOT, "  %-12s %8s  %s%n", "init", "labels", "test accuracy" + (seeds > 1 ? " (mean ± std over " + seeds + " seeds)" : ""));
         for (LabelEfficiencyStudy.Cell c : report.cells()) {
@@ -94,6 +113,25 @@ abstract class ClassifyCommand extends CliCommand {
         }
         out().printf(Locale.ROOT, "results: %s, %s, %s (%.1f s)%n", report.json(), report.markdown(), report.plot(), report.seconds());
         return 0;
+    }
+
+    /**
+     * The labelled subset of {@code --labelled}, checked against this data (null without the option): the
+     * evaluation draws its labelled images with the file's share and seed, which must give exactly the file's
+     * images.
+     */
+    private LabelledSubset labelledSubset(ImageDataset train) throws java.io.IOException {
+        if (labelled == null) return null;
+        if (!java.nio.file.Files.isRegularFile(labelled)) throw usage("--labelled " + labelled + ": no such file");
+        if (seeds != 1) throw usage("--labelled fixes the seed and the labelled images: drop --seeds (pretrain once per seed instead)");
+        if (spec.commandLine().getParseResult().hasMatchedOption("--labels"))
+            throw usage("--labelled fixes the share of the labels: drop --labels");
+        LabelledSubset s = LabelledSubset.read(labelled);
+        if (!s.matches(train)) {
+            throw usage("--labelled " + labelled + " lists " + s + ", which this data (" + data.describe() + ", " + train.size()
+                    + " training images) does not give: evaluate on the data the pretraining used");
+        }
+        return s;
     }
 
     /** A balanced subset of {@code n} test images (the whole split when null or larger). */

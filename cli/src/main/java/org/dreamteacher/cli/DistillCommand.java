@@ -120,7 +120,7 @@ final class DistillCommand extends CliCommand {
         SegmentationDataset sceneSet = scenes == 0 ? null
                 : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, SeededRandom.mix(seed, PRETRAINING_SCENES));
         ImageDataset images = sceneSet != null ? sceneSet.images() : data.trainImages();
-        LabelGuidance guidance = guided.guidance(this, images, sceneSet, seed, parallel.worldSize(this));
+        LabelGuidance guidance = guided.guidance(this, images, data.describe(), sceneSet, seed, parallel.worldSize(this));
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
         ModelConfig backboneConfig;
         try {
@@ -146,6 +146,13 @@ final class DistillCommand extends CliCommand {
             out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
                     num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
             if (guidance != null) out().printf(Locale.ROOT, "  label guidance: %s%n", guidance.describe());
+            if (guided.subset != null) {
+                // every rank writes the same bytes atomically; probe/finetune --labelled read them back
+                java.nio.file.Files.createDirectories(out);
+                guided.subset.write(out.resolve(org.dreamteacher.data.LabelledSubset.FILE));
+                out().printf(Locale.ROOT, "  labelled images: %s -> %s%n", guided.subset,
+                        out.resolve(org.dreamteacher.data.LabelledSubset.FILE));
+            }
             out().flush();
             org.dreamteacher.parallel.DataParallel dp = parallel.join(this);
             Distiller.Result r = distiller.parallel(dp).run(out, resume);

@@ -3,9 +3,9 @@ package org.dreamteacher.cli;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.LabelledSubset;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.data.SeededRandom;
-import org.dreamteacher.data.Splits;
 import org.dreamteacher.distill.LabelGuidance;
 import picocli.CommandLine.Option;
 
@@ -38,13 +38,18 @@ final class LabelGuidanceOptions {
             description = "With --label-guided: training steps of the interpreter (default: ${DEFAULT-VALUE}).")
     int interpreterSteps;
 
+    /** The labelled images of the last {@link #guidance} on images (null on scenes or without guidance). */
+    LabelledSubset subset;
+
     /**
      * The label guidance of a run: on {@code scenes} (segmentation, the first {@code --labelled-scenes} labelled)
-     * when given, else on {@code images} (classification, a balanced {@code --labels} percent), or null when
-     * {@code --label-guided} is off. Checks the options through {@code command}'s usage errors; {@code worldSize}
+     * when given, else on {@code images} (classification, a balanced {@code --labels} percent drawn with the run's
+     * seed as probe and finetune draw theirs, kept in {@link #subset}), or null when {@code --label-guided} is off. Checks the options through {@code command}'s usage errors; {@code worldSize}
      * ranks must split the interpreter's batch evenly.
      */
-    LabelGuidance guidance(CliCommand command, ImageDataset images, SegmentationDataset scenes, long seed, int worldSize) {
+    LabelGuidance guidance(CliCommand command, ImageDataset images, String dataName, SegmentationDataset scenes, long seed,
+            int worldSize) {
+        subset = null;
         if (!enabled) return null;
         command.requirePositive(lambdaLd, "--lambda-ld");
         command.requirePositive(tau, "--tau");
@@ -66,7 +71,9 @@ final class LabelGuidanceOptions {
         } else {
             if (!images.hasLabels()) throw command.usage("--label-guided needs labelled images (Fashion-MNIST), not an unlabelled folder");
             if (!(percent > 0 && percent <= 100)) throw command.usage("--labels must be a percentage in (0, 100], got " + percent);
-            idx = Splits.balancedSubset(images.labels(), images.numClasses(), percent / 100.0, SeededRandom.mix(seed, LABELLED_STREAM));
+            // the evaluation's own draw (probe, finetune --labels with the same seed): one subset for both
+            subset = LabelledSubset.draw(dataName, images, percent, seed);
+            idx = subset.indices();
             labelled = Batches.of(images);
             task = LabelGuidance.Task.CLASSIFICATION;
             numClasses = images.numClasses();

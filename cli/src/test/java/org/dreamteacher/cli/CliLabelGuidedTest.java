@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.dreamteacher.data.LabelledSubset;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.ResNet;
@@ -48,6 +49,31 @@ class CliLabelGuidedTest {
         assertTrue(log.get(log.size() - 1).get("label_distill").asDouble() > 0, log.toString());
         assertTrue(Files.isRegularFile(out.resolve("interpreter-metrics.jsonl")));
         assertPng(out.resolve("loss-curve.png"));
+
+        // The labelled images are recorded, and the evaluation with --labelled uses exactly them.
+        LabelledSubset subset = LabelledSubset.read(out.resolve(LabelledSubset.FILE));
+        assertEquals(30, subset.indices().length);
+        assertEquals(0.5, subset.percent());
+        CliRun probe = run("probe", "--random", "resnet18", "--width", "4", "--steps", "2", "--test-images", "20",
+                "--labelled", out.resolve(LabelledSubset.FILE).toString(), "--out", dir.resolve("probe-labelled").toString())
+                .expectSuccess();
+        assertTrue(probe.out().contains("labels 0.5%; seeds 0"), probe.out());
+        assertTrue(probe.out().contains("labelled images: 30 labelled images (0.5% of"), probe.out());
+        JsonNode results = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                dir.resolve("probe-labelled/classification.json").toFile());
+        assertTrue(results.toString().contains("30 labelled images"), results.toString());
+        // The same images as the evaluation's own draw with that share and seed.
+        assertTrue(subset.matches(org.dreamteacher.data.FashionMnist.embeddedSubset().train()));
+
+        // A subset that this data does not give, or conflicting options, are refused.
+        int[] other = subset.indices();
+        other[0] = other[0] == 0 ? 1 : 0;
+        Path forged = dir.resolve("forged-labelled.json");
+        new LabelledSubset(subset.data(), subset.trainImages(), subset.percent(), subset.seed(), other).write(forged);
+        run("probe", "--random", "resnet18", "--width", "4", "--steps", "2", "--labelled", forged.toString())
+                .expectOneLineError(2, "does not give");
+        run("probe", "--random", "resnet18", "--width", "4", "--steps", "2", "--seeds", "3", "--labelled",
+                out.resolve(LabelledSubset.FILE).toString()).expectOneLineError(2, "drop --seeds");
     }
 
     @Test
