@@ -17,8 +17,10 @@ import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
- * A teacher trained elsewhere (an ADM or Stable Diffusion U-Net exported from Python with
- * {@code torch.jit.script} or {@code torch.jit.trace}) standing in for ours. Its {@code forward(x, t)} must
+ * A teacher trained elsewhere (a pixel-space diffusion U-Net such as ADM's, exported from Python with
+ * {@code torch.jit.script} or {@code torch.jit.trace}) standing in for ours. It receives images noised in pixel
+ * space, so a latent diffusion model (Stable Diffusion), which expects noised VAE latents, does not fit it as is.
+ * A TorchScript file is code: load only files you trust. Its {@code forward(x, t)} must
  * return feature maps as a list or tuple of tensors, a dict from names to tensors, or one tensor; each must be
  * (N, C, H, W) with the input's batch size and an integer stride (input height / feature height). Features
  * are returned largest stride first, named by their dict key or "f" + list position. Runs in eval mode
