@@ -85,6 +85,17 @@ final class KernelCall {
      * whose gradient with respect to {@code student} is the kernel's gradient (already × scale).
      */
     static NDArray evaluate(String loss, NDArray student, NDArray teacher, float scale, HostKernel kernel) {
+        return evaluate(loss, student, teacher, scale, kernel, isPyTorch(student.getManager()));
+    }
+
+    /**
+     * As {@link #evaluate(String, NDArray, NDArray, float, HostKernel)}; {@code gradientInPlace} says whether the
+     * kernel may write the gradient through the direct view of a new array (engines whose {@code
+     * toByteBuffer(true)} of a new contiguous array is its memory: PyTorch), or must write it into a direct buffer
+     * that the engine then wraps or copies (any engine).
+     */
+    static NDArray evaluate(String loss, NDArray student, NDArray teacher, float scale, HostKernel kernel,
+            boolean gradientInPlace) {
         Device device = student.getDevice();
         if (!device.equals(teacher.getDevice())) {
             throw new IllegalArgumentException(loss + ": the student is on " + device + " and the teacher on "
@@ -96,7 +107,7 @@ final class KernelCall {
         FloatBuffer t = floats(teacher);
         NDArray grad;
         float value;
-        if (isPyTorch(manager)) {
+        if (gradientInPlace) {
             grad = manager.create(student.getShape(), DataType.FLOAT32, device);
             ByteBuffer view = grad.toByteBuffer(true);
             if (!view.isDirect()) throw new IllegalStateException(loss + ": no direct view of a new PyTorch array");

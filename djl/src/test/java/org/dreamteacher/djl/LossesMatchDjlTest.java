@@ -115,16 +115,30 @@ class LossesMatchDjlTest {
         Reference.assertClose(expected, actual, "soft-target CE tau 4 scale 16");
     }
 
-    /** A non-contiguous student (a transposed view) goes through a copy and gives the same result. */
+    /** A non-contiguous student (a transposed view of a contiguous array) goes through a copy, same result. */
     @Test
     void nonContiguousStudent() {
-        NDArray base = features(2, 3, 5, 4);
-        NDArray s = base.transpose(0, 1, 3, 2); // (2,3,4,5), not contiguous
+        NDArray stored = features(2, 3, 5, 4); // the student is its (2,3,4,5) transpose: not contiguous
         NDArray t = features(2, 3, 4, 5);
-        ValueAndGradient expected = Reference.run(s, t, (x, y) -> Reference.whitenedMse(x, y, WhitenMode.PER_SAMPLE, 1e-5f));
-        ValueAndGradient actual = Reference.run(s, t, (x, y) -> new WhitenedMseLoss()
-                .evaluate(new NDList(y), new NDList(x.transpose(0, 1, 3, 2).transpose(0, 1, 3, 2))));
+        ValueAndGradient expected = Reference.run(stored, t,
+                (x, y) -> Reference.whitenedMse(x.transpose(0, 1, 3, 2), y, WhitenMode.PER_SAMPLE, 1e-5f));
+        ValueAndGradient actual = Reference.run(stored, t,
+                (x, y) -> new WhitenedMseLoss().evaluate(new NDList(y), new NDList(x.transpose(0, 1, 3, 2))));
         Reference.assertClose(expected, actual, "whitened MSE, non-contiguous student");
+    }
+
+    /**
+     * The path for engines other than PyTorch (the gradient written into a direct buffer that the engine wraps or
+     * copies), run on PyTorch: same result as the formula.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"PER_SAMPLE", "PER_PIXEL"})
+    void gradientThroughADirectBuffer(WhitenMode mode) {
+        NDArray s = features(3, 4, 5, 6), t = features(3, 4, 5, 6);
+        ValueAndGradient expected = Reference.run(s, t, (x, y) -> Reference.whitenedMse(x, y, mode, 1e-5f));
+        ValueAndGradient actual = Reference.run(s, t, (x, y) -> KernelCall.evaluate("mse", x, y, 1f,
+                (sb, tb, g, k) -> k.whitenedMse(sb, tb, 3, 4, 5, 6, mode, 1e-5f, 1f, g), false));
+        Reference.assertClose(expected, actual, "whitened MSE, gradient through a direct buffer, " + mode);
     }
 
     @Test
