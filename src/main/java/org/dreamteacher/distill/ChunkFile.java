@@ -166,7 +166,17 @@ final class ChunkFile implements AutoCloseable {
             long offset = e.path("offset").asLong(-1), bytes = e.path("bytes").asLong(-1);
             if (offset < 0 || bytes < 0 || offset > payloadLength || bytes > payloadLength - offset)
                 throw new FeatureStoreException(file, "tensor '" + name + "' lies outside the file: corrupt");
-            found.put(name, new Entry(name, e.path("dtype").asText(""), shape, payloadStart + offset, bytes));
+            if (found.put(name, new Entry(name, e.path("dtype").asText(""), shape, payloadStart + offset, bytes)) != null)
+                throw new FeatureStoreException(file, "lists tensor '" + name + "' twice: corrupt");
+        }
+        // Disjoint byte ranges: one row must never be readable as another tensor's bytes.
+        java.util.List<Entry> byOffset = new java.util.ArrayList<>(found.values());
+        byOffset.sort(java.util.Comparator.comparingLong(Entry::offset));
+        long end = 0;
+        for (Entry e : byOffset) {
+            if (e.bytes() == 0) continue;
+            if (e.offset() < end) throw new FeatureStoreException(file, "tensor '" + e.name() + "' overlaps another tensor's bytes: corrupt or forged");
+            end = e.offset() + e.bytes();
         }
         Map<String, Entry> expected = new HashMap<>();
         int n = chunk.count();
