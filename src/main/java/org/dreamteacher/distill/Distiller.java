@@ -38,6 +38,7 @@ import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
@@ -265,11 +266,12 @@ public final class Distiller {
                     optimizer.zero_grad();
                     total.backward();
                     parallel.reduceGradients(params);
+                    loss = total.item_double();
+                    StepGuard.check(parallel, params, loss, step, "loss", checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
                     if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
                     lr.apply(optimizer, step);
                     optimizer.step();
                     parallel.afterStep(List.copyOf(saved.values()));
-                    loss = total.item_double();
                     mse = terms.whitenedMse();
                     at = terms.attention();
                 }

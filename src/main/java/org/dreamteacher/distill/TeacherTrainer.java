@@ -24,6 +24,7 @@ import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
@@ -127,12 +128,13 @@ public final class TeacherTrainer {
                     optimizer.zero_grad();
                     l.backward();
                     parallel.reduceGradients(params);
+                    loss = l.item_double();
+                    StepGuard.check(parallel, params, loss, step, "loss", checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
                     if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
                     lr.apply(optimizer, step);
                     optimizer.step();
                     parallel.afterStep(List.of(model));
                     copy(model, ema, s.emaDecay());
-                    loss = l.item_double();
                 }
                 if (!Double.isFinite(loss)) throw new IllegalStateException("the loss became " + loss + " at step " + step + ": lower the learning rate");
                 if (Double.isNaN(first)) first = loss;

@@ -212,6 +212,18 @@ public final class DistributedContext implements DataParallel, AutoCloseable {
         }
     }
 
+    @Override
+    public boolean anyRank(boolean flag) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            Tensor t = torch.full(new long[] {1}, new Scalar(flag ? 1.0 : 0.0), new TensorOptions(ScalarType.Float));
+            AllreduceOptions max = new AllreduceOptions();
+            max.reduceOp(new ReduceOp(ReduceOp.RedOpType.MAX));
+            max.timeout(new Milliseconds(timeoutMs));
+            await(group.allreduce(new TensorVector(t), max), rank(), timeoutMs, "agreeing whether the step is finite on every rank");
+            return t.item_float() > 0;
+        }
+    }
+
     /** Waits for every rank to get here (within the timeout). */
     public void barrier() {
         try (PointerScope scope = new PointerScope()) {

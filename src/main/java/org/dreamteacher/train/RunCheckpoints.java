@@ -74,9 +74,33 @@ public final class RunCheckpoints {
         return dir;
     }
 
-    /** Writes a checkpoint for {@code step}; returns its folder. */
+    /** The newest complete checkpoint as "FOLDER (step N)", or null; for messages. */
+    public String describeLatest() {
+        try {
+            return latest().map(s -> s.dir() + " (step " + s.step() + ")").orElse(null);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** What a run stopped by a non-finite step should do next. */
+    public String nonFiniteAdvice() {
+        return "Lower the learning rate: run again with a smaller --lr (a tenth, say) and without --resume, in another --out folder or"
+                + " after deleting " + dir + " (--resume continues with the run's own settings, learning rate included, and the"
+                + " weights that led here)";
+    }
+
+    /** Writes a checkpoint for {@code step}; returns its folder. Refuses models with non-finite weights or buffers. */
     public Path save(long step, Map<String, ConfiguredModule> models, Map<String, Optimizer> optimizers, JsonNode state)
             throws IOException {
+        for (Map.Entry<String, ConfiguredModule> e : models.entrySet()) {
+            var tensors = e.getValue().parameters();
+            for (long i = 0; i < tensors.size(); i++)
+                if (!StepGuard.allFinite(tensors.get(i)))
+                    throw new IllegalStateException("step " + step + ": the " + e.getKey() + " weights hold NaN or infinite values; no checkpoint"
+                            + " is written" + latest().map(s -> " (the last one, " + s.dir() + ", is kept)").orElse("")
+                            + ". Start afresh in another --out folder with a lower --lr");
+        }
         Files.createDirectories(dir);
         String name = String.format("%s%08d", PREFIX, step);
         Path target = dir.resolve(name);
