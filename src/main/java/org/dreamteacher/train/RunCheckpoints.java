@@ -33,6 +33,10 @@ import org.dreamteacher.torch.TensorFileException;
 public final class RunCheckpoints {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PREFIX = "step-";
+    private static final String STATE = "state.json";
+    private static final String STATE_SUM = "state.json.sha256";
+    /** The key of state.json that lists every other file of the checkpoint with its SHA-256. */
+    public static final String FILES_KEY = "checkpointFiles";
     private final Path dir;
     private final int keep;
 
@@ -119,9 +123,21 @@ public final class RunCheckpoints {
                 }
                 force(f);
             }
-            Path stateFile = tmp.resolve("state.json");
-            Files.writeString(stateFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state), StandardCharsets.UTF_8);
+            // Every file's SHA-256 goes into state.json, and state.json's own into state.json.sha256: a resume
+            // verifies them all before it loads anything (libtorch ignores the CRCs inside its archives).
+            com.fasterxml.jackson.databind.node.ObjectNode withSums = state.isObject()
+                    ? ((com.fasterxml.jackson.databind.node.ObjectNode) state).deepCopy() : JSON.createObjectNode().set("state", state);
+            com.fasterxml.jackson.databind.node.ObjectNode sums = withSums.putObject(FILES_KEY);
+            try (Stream<Path> files = Files.list(tmp)) {
+                for (Path f : files.sorted().toList()) sums.put(f.getFileName().toString(), sha256(f));
+            }
+            Path stateFile = tmp.resolve(STATE);
+            byte[] stateBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(withSums);
+            Files.write(stateFile, stateBytes);
             force(stateFile);
+            Path sumFile = tmp.resolve(STATE_SUM);
+            Files.writeString(sumFile, sha256(stateBytes) + "  " + STATE + "\n", StandardCharsets.US_ASCII);
+            force(sumFile);
             force(tmp);
             if (Files.exists(target)) deleteTree(target); // a re-save of the same step after a resume
             try {
@@ -152,8 +168,70 @@ public final class RunCheckpoints {
         if (!resume && latest.isPresent())
             throw new IllegalArgumentException(dir.getParent() + " already holds checkpoints of a run: pass --resume to continue it"
                     + " or choose another folder");
+        if (latest.isPresent()) verify(latest.get().dir());
         deleteInterruptedWrites(dir.getParent());
         return resume ? latest : Optional.empty();
+    }
+
+    /**
+     * Checks a checkpoint folder before anything of it is loaded: state.json against state.json.sha256, then every
+     * other file against the SHA-256 that state.json records for it, and no file missing or unlisted.
+     */
+    public static void verify(Path folder) throws IOException {
+        Path stateFile = folder.resolve(STATE), sumFile = folder.resolve(STATE_SUM);
+        String advice = "; the checkpoint is corrupt or was altered: delete " + folder + " to resume from the one before it (if any)";
+        if (!Files.isRegularFile(sumFile))
+            throw new TensorFileException(sumFile, "missing: the checkpoint has no checksum of its state (written by a version before checksums"
+                    + " or altered)" + advice);
+        byte[] stateBytes = Files.readAllBytes(stateFile);
+        String content = new String(Files.readAllBytes(sumFile), StandardCharsets.ISO_8859_1);
+        String recorded = content.split("\\s+")[0];
+        String actual = sha256(stateBytes);
+        if (!content.equals(actual + "  " + STATE + "\n"))
+            throw new TensorFileException(stateFile, "its SHA-256 is " + actual + ", " + STATE_SUM + " records " + recorded + advice);
+        JsonNode files = JSON.readTree(stateBytes).path(FILES_KEY);
+        if (!files.isObject()) throw new TensorFileException(stateFile, "lists no checksums of the checkpoint's files" + advice);
+        java.util.Set<String> listed = new java.util.HashSet<>();
+        for (var it = files.fields(); it.hasNext(); ) {
+            var e = it.next();
+            String name = e.getKey();
+            if (name.contains("/") || name.contains("\\") || name.startsWith(".") || name.equals(STATE) || name.equals(STATE_SUM))
+                throw new TensorFileException(stateFile, "lists a file named '" + name + "'" + advice);
+            Path f = folder.resolve(name);
+            if (!Files.isRegularFile(f)) throw new TensorFileException(f, "missing, although " + STATE + " lists it" + advice);
+            String sum = sha256(f);
+            if (!sum.equals(e.getValue().asText()))
+                throw new TensorFileException(f, "its SHA-256 is " + sum + ", " + STATE + " records " + e.getValue().asText() + advice);
+            listed.add(name);
+        }
+        try (Stream<Path> s = Files.list(folder)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (!listed.contains(n) && !n.equals(STATE) && !n.equals(STATE_SUM))
+                    throw new TensorFileException(p, "is not listed in " + STATE + advice);
+            }
+        }
+    }
+
+    static String sha256(Path f) throws IOException {
+        java.security.MessageDigest md = sha256();
+        try (var in = Files.newInputStream(f)) {
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+        }
+        return java.util.HexFormat.of().formatHex(md.digest());
+    }
+
+    static String sha256(byte[] bytes) {
+        return java.util.HexFormat.of().formatHex(sha256().digest(bytes));
+    }
+
+    private static java.security.MessageDigest sha256() {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is not available", e);
+        }
     }
 
     /** The newest complete checkpoint, if any. Temporary folders of interrupted saves are ignored (and removed). */
