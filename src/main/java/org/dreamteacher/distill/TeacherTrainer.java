@@ -28,6 +28,7 @@ import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
+import org.dreamteacher.train.SameRun;
 
 /**
  * Trains the diffusion teacher (a DDPM with an ADM-style U-Net) on unlabelled images: epsilon-prediction loss
@@ -89,6 +90,7 @@ public final class TeacherTrainer {
         Files.createDirectories(runDir);
         RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
         Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
+        if (snapshot.isPresent()) SameRun.check(runDir, snapshot.get().state(), state(snapshot.get().step()));
         GaussianDiffusion model, ema;
         long start = 0;
         if (snapshot.isPresent()) {
@@ -182,6 +184,7 @@ public final class TeacherTrainer {
         n.put("step", step);
         n.set("settings", JSON.valueToTree(s));
         n.set("config", JSON.valueToTree(config));
+        n.put("data", data.toString() + ", sha256 " + data.fingerprint());
         return n;
     }
 }
