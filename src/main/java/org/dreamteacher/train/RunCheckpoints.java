@@ -34,9 +34,8 @@ public final class RunCheckpoints {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PREFIX = "step-";
     private static final String STATE = "state.json";
-    private static final String STATE_SUM = "state.json.sha256";
-    /** The key of state.json that lists every other file of the checkpoint with its SHA-256. */
-    public static final String FILES_KEY = "checkpointFiles";
+    /** The file of a checkpoint that lists the SHA-256 of every other file (sha256sum's format). */
+    public static final String SUMS = "checksums.sha256";
     private final Path dir;
     private final int keep;
 
@@ -123,20 +122,19 @@ public final class RunCheckpoints {
                 }
                 force(f);
             }
-            // Every file's SHA-256 goes into state.json, and state.json's own into state.json.sha256: a resume
-            // verifies them all before it loads anything (libtorch ignores the CRCs inside its archives).
-            com.fasterxml.jackson.databind.node.ObjectNode withSums = state.isObject()
-                    ? ((com.fasterxml.jackson.databind.node.ObjectNode) state).deepCopy() : JSON.createObjectNode().set("state", state);
-            com.fasterxml.jackson.databind.node.ObjectNode sums = withSums.putObject(FILES_KEY);
-            try (Stream<Path> files = Files.list(tmp)) {
-                for (Path f : files.sorted().toList()) sums.put(f.getFileName().toString(), sha256(f));
-            }
             Path stateFile = tmp.resolve(STATE);
-            byte[] stateBytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(withSums);
-            Files.write(stateFile, stateBytes);
+            Files.writeString(stateFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state), StandardCharsets.UTF_8);
             force(stateFile);
-            Path sumFile = tmp.resolve(STATE_SUM);
-            Files.writeString(sumFile, sha256(stateBytes) + "  " + STATE + "\n", StandardCharsets.US_ASCII);
+            // The SHA-256 of every file, state.json included, in sha256sum's format: a resume verifies them all before
+            // it loads anything (libtorch ignores the CRCs inside its archives). A separate file, not a field of
+            // state.json: libtorch's optimiser archives differ in bytes between identical runs (their state is keyed by
+            // tensor addresses), and state.json must stay byte-identical between a resumed and an uninterrupted run.
+            StringBuilder sums = new StringBuilder();
+            try (Stream<Path> files = Files.list(tmp)) {
+                for (Path f : files.sorted().toList()) sums.append(sha256(f)).append("  ").append(f.getFileName()).append('\n');
+            }
+            Path sumFile = tmp.resolve(SUMS);
+            Files.writeString(sumFile, sums, StandardCharsets.US_ASCII);
             force(sumFile);
             force(tmp);
             if (Files.exists(target)) deleteTree(target); // a re-save of the same step after a resume
@@ -174,43 +172,38 @@ public final class RunCheckpoints {
     }
 
     /**
-     * Checks a checkpoint folder before anything of it is loaded: state.json against state.json.sha256, then every
-     * other file against the SHA-256 that state.json records for it, and no file missing or unlisted.
+     * Checks a checkpoint folder before anything of it is loaded: every file against the SHA-256 that
+     * checksums.sha256 lists for it (state.json included), no file missing and none unlisted.
      */
     public static void verify(Path folder) throws IOException {
-        Path stateFile = folder.resolve(STATE), sumFile = folder.resolve(STATE_SUM);
+        Path sumFile = folder.resolve(SUMS);
         String advice = "; the checkpoint is corrupt or was altered: delete " + folder + " to resume from the one before it (if any)";
         if (!Files.isRegularFile(sumFile))
-            throw new TensorFileException(sumFile, "missing: the checkpoint has no checksum of its state (written by a version before checksums"
-                    + " or altered)" + advice);
-        byte[] stateBytes = Files.readAllBytes(stateFile);
-        String content = new String(Files.readAllBytes(sumFile), StandardCharsets.ISO_8859_1);
-        String recorded = content.split("\\s+")[0];
-        String actual = sha256(stateBytes);
-        if (!content.equals(actual + "  " + STATE + "\n"))
-            throw new TensorFileException(stateFile, "its SHA-256 is " + actual + ", " + STATE_SUM + " records " + recorded + advice);
-        JsonNode files = JSON.readTree(stateBytes).path(FILES_KEY);
-        if (!files.isObject()) throw new TensorFileException(stateFile, "lists no checksums of the checkpoint's files" + advice);
+            throw new TensorFileException(sumFile, "missing: the checkpoint has no checksums (written by an older version, or altered)" + advice);
+        if (Files.size(sumFile) > 1 << 20) throw new TensorFileException(sumFile, "larger than 1 MiB" + advice);
         java.util.Set<String> listed = new java.util.HashSet<>();
-        for (var it = files.fields(); it.hasNext(); ) {
-            var e = it.next();
-            String name = e.getKey();
-            if (name.contains("/") || name.contains("\\") || name.startsWith(".") || name.equals(STATE) || name.equals(STATE_SUM))
-                throw new TensorFileException(stateFile, "lists a file named '" + name + "'" + advice);
-            Path f = folder.resolve(name);
-            if (!Files.isRegularFile(f)) throw new TensorFileException(f, "missing, although " + STATE + " lists it" + advice);
+        for (String line : new String(Files.readAllBytes(sumFile), StandardCharsets.ISO_8859_1).split("\n", -1)) {
+            if (line.isEmpty()) continue;
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9a-f]{64})  ([A-Za-z0-9_.-]+)").matcher(line);
+            if (!m.matches() || m.group(2).startsWith(".") || m.group(2).equals(SUMS) || !listed.add(m.group(2)))
+                throw new TensorFileException(sumFile, "malformed line '" + abbreviate(line) + "'" + advice);
+            Path f = folder.resolve(m.group(2));
+            if (!Files.isRegularFile(f)) throw new TensorFileException(f, "missing, although " + SUMS + " lists it" + advice);
             String sum = sha256(f);
-            if (!sum.equals(e.getValue().asText()))
-                throw new TensorFileException(f, "its SHA-256 is " + sum + ", " + STATE + " records " + e.getValue().asText() + advice);
-            listed.add(name);
+            if (!sum.equals(m.group(1)))
+                throw new TensorFileException(f, "its SHA-256 is " + sum + ", " + SUMS + " records " + m.group(1) + advice);
         }
+        if (!listed.contains(STATE)) throw new TensorFileException(sumFile, "does not list " + STATE + advice);
         try (Stream<Path> s = Files.list(folder)) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 String n = p.getFileName().toString();
-                if (!listed.contains(n) && !n.equals(STATE) && !n.equals(STATE_SUM))
-                    throw new TensorFileException(p, "is not listed in " + STATE + advice);
+                if (!listed.contains(n) && !n.equals(SUMS)) throw new TensorFileException(p, "is not listed in " + SUMS + advice);
             }
         }
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 80 ? s.substring(0, 77) + "..." : s;
     }
 
     static String sha256(Path f) throws IOException {
@@ -245,6 +238,7 @@ public final class RunCheckpoints {
         try {
             state = JSON.readTree(Files.readString(stateFile, StandardCharsets.UTF_8));
         } catch (IOException e) {
+            verify(last); // a damaged checkpoint: say so, naming the file that changed
             throw new TensorFileException(stateFile, "unreadable training state: " + e.getMessage());
         }
         long step = Long.parseLong(last.getFileName().toString().substring(PREFIX.length()));

@@ -18,7 +18,7 @@ public final class SameRun {
     /** Keys of {@code settings} that may differ on a resume. */
     public static final Set<String> MAY_CHANGE = Set.of("steps", "warmupSteps", "checkpointEvery", "logEvery");
     /** Top-level keys of a state that describe the checkpoint rather than the run. */
-    private static final Set<String> NOT_COMPARED = Set.of("step", RunCheckpoints.FILES_KEY, "pairing");
+    private static final Set<String> NOT_COMPARED = Set.of("step", "pairing");
 
     private SameRun() {}
 

@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Every file of a checkpoint is checked against the SHA-256 that its state.json records, and state.json against
- * state.json.sha256, before a resume loads anything: one flipped byte anywhere, a missing or an extra file, is a
+ * Every file of a checkpoint, state.json included, is checked against the SHA-256 that its checksums.sha256 lists,
+ * before a resume loads anything: one flipped byte anywhere, a missing or an extra file, is a
  * one-line error naming the file, never a resume from altered state.
  */
 class CheckpointIntegrityTest {
@@ -47,7 +47,7 @@ class CheckpointIntegrityTest {
             s.forEach(p -> names.add(p.getFileName().toString()));
         }
         names.sort(null);
-        assertEquals(List.of("adamw.optim", "diffusion.dtt", "ema.dtt", "state.json", "state.json.sha256"), names);
+        assertEquals(List.of("adamw.optim", "checksums.sha256", "diffusion.dtt", "ema.dtt", "state.json"), names);
         int trial = 0;
         for (String name : names) {
             for (double where : new double[] {0.1, 0.5, 0.97}) {
