@@ -181,6 +181,14 @@ public final class Distiller {
      * only when the last step is done (the result's {@code steps} then counts the steps of this call).
      */
     public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
+        // One run per folder: a second one fails here, naming the first's process (only rank 0 writes files).
+        if (!parallel.writesFiles()) return runUnlocked(runDir, resume, stopAfter);
+        try (org.dreamteacher.train.RunLock lock = org.dreamteacher.train.RunLock.acquire(runDir)) {
+            return runUnlocked(runDir, resume, stopAfter);
+        }
+    }
+
+    private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {
         Files.createDirectories(runDir);
         RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
         Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);

@@ -54,6 +54,17 @@ class ResumeSettingsTest {
     }
 
     @Test
+    void aRunFolderInUseIsRefusedNamingTheProcess() throws Exception {
+        Path out = dir.resolve("locked");
+        try (org.dreamteacher.train.RunLock lock = org.dreamteacher.train.RunLock.acquire(out)) {
+            CliRun r = run("train-teacher", "--batch", "4", "--base-channels", "8", "--channel-mult", "1,2", "--taps", "0,2", "--heads", "2",
+                    "--samples", "0", "--steps", "1", "--out", out.toString());
+            r.expectOneLineError(1, "is in use by another run (pid " + ProcessHandle.current().pid());
+        }
+        assertTrue(!Files.exists(out.resolve("checkpoints")), "the refused run wrote checkpoints");
+    }
+
+    @Test
     void distillNamesAnotherTeacherOrOtherData() throws Exception {
         Path teacher = CliRun.tinyTeacher(dir.resolve("tiny-teacher"));
         Path out = dir.resolve("distill");
