@@ -329,6 +329,36 @@ class FeatureStoreTest {
         }
     }
 
+    /**
+     * A chunk cut or rewritten while the store is open: a clear error naming the chunk at the next read. Through
+     * the memory mapping the reads used before, the truncation killed the JVM with SIGBUS.
+     */
+    @Test
+    void aChunkTruncatedOrRewrittenAfterOpeningIsAClearError() throws IOException {
+        Path dir = encode("cut", Precision.FLOAT32);
+        Path chunk = dir.resolve(FeatureManifest.chunkFileName(1));
+        byte[] whole = Files.readAllBytes(chunk);
+        try (FeatureStore store = FeatureStore.open(dir); PointerScope scope = new PointerScope()) {
+            int[] inChunk1 = range(CHUNK, 2);
+            List<FeatureMap> before = store.features(inChunk1);
+            try (RandomAccessFile f = new RandomAccessFile(chunk.toFile(), "rw")) {
+                f.setLength(whole.length / 3);
+            }
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> store.features(inChunk1));
+            assertTrue(e.getMessage().contains(chunk.toString()) && e.getMessage().contains("truncated"), e.getMessage());
+            assertTrue(e.getCause() instanceof FeatureStoreException, String.valueOf(e.getCause()));
+            store.features(range(0, 2)); // the other chunks still read
+            // the same length, other bytes (a later modification time)
+            byte[] other = whole.clone();
+            other[other.length / 2] ^= 1;
+            Files.write(chunk, other);
+            Files.setLastModifiedTime(chunk, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
+            e = assertThrows(IllegalStateException.class, () -> store.features(inChunk1));
+            assertTrue(e.getMessage().contains("replaced or rewritten"), e.getMessage());
+            assertTrue(before.get(0).tensor().numel() > 0);
+        }
+    }
+
     @Test
     void closedStoresRefuseReads() throws IOException {
         Path dir = encode("closed", Precision.FLOAT32);
