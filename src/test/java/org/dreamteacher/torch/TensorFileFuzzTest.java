@@ -133,6 +133,7 @@ class TensorFileFuzzTest {
                 fail("seed " + seed + " trial " + trial + ": " + other + " for header " + header, other);
             }
         }
+        System.out.printf("TensorFile fuzz: seed %d, %d headers: %d refused, %d read within their payload%n", seed, trials, refused, read);
         assertTrue(refused > trials / 4 && read > trials / 20, "both outcomes exercised: refused " + refused + ", read " + read);
     }
 
