@@ -38,7 +38,7 @@ public final class SameRun {
         now.fieldNames().forEachRemaining(keys::add);
         for (String k : keys) {
             if (NOT_COMPARED.contains(k)) continue;
-            compare(k, saved.path(k), now.path(k), k.equals("settings"), out);
+            compare(k.equals("labelGuidance") ? "label guidance" : k, saved.path(k), now.path(k), k.equals("settings"), out);
         }
         return out;
     }
