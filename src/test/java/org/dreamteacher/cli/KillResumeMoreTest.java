@@ -42,8 +42,8 @@ class KillResumeMoreTest {
     }
 
     static List<String> labelGuidedArgs(Path out) {
-        return List.of("distill", "--teacher", teacher.toString(), "--steps", "24", "--batch", "4", "--width", "8", "--regressor-channels", "16",
-                "--interpreter-steps", "6", "--label-guided", "--labels", "0.5", "--checkpoint-every", "3", "--seed", "3", "--out", out.toString());
+        return List.of("distill", "--teacher", teacher.toString(), "--steps", "36", "--batch", "4", "--width", "8", "--regressor-channels", "16",
+                "--interpreter-steps", "2", "--label-guided", "--labels", "0.5", "--checkpoint-every", "3", "--seed", "3", "--out", out.toString());
     }
 
     static List<String> twoRankArgs(Path out) {
