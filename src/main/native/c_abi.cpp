@@ -74,6 +74,37 @@ bool require_element_count(const char* fn, const char* names, const int64_t* dim
     return true;
 }
 
+// Outputs must not overlap the inputs or each other (the kernels read inputs after writing outputs,
+// and the CUDA kernels declare their pointers __restrict__). A cheap byte-range test, run after the
+// element counts are known to fit; outputs that are null (grad: forward only) are skipped.
+struct Range {
+    const char* name;
+    const void* p;
+    int64_t floats;
+};
+
+bool overlaps(const Range& a, const Range& b) {
+    if (a.p == nullptr || b.p == nullptr) return false;
+    const uintptr_t a0 = reinterpret_cast<uintptr_t>(a.p), b0 = reinterpret_cast<uintptr_t>(b.p);
+    const uintptr_t a1 = a0 + static_cast<uintptr_t>(a.floats) * sizeof(float);
+    const uintptr_t b1 = b0 + static_cast<uintptr_t>(b.floats) * sizeof(float);
+    return a0 < b1 && b0 < a1;
+}
+
+// outputs: loss, grad; inputs: the rest.
+bool require_no_aliasing(const char* fn, const Range& loss, const Range& grad, const Range& in0,
+                         const Range& in1) {
+    const Range* pairs[][2] = {{&loss, &in0}, {&loss, &in1}, {&loss, &grad}, {&grad, &in0}, {&grad, &in1}};
+    for (const auto& pr : pairs) {
+        if (overlaps(*pr[0], *pr[1])) {
+            set_error("%s: argument '%s' overlaps argument '%s': outputs must not alias inputs or each other",
+                      fn, pr[0]->name, pr[1]->name);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool check(const char* fn, const WhitenedMseArgs& a) {
     const int64_t dims[] = {a.n, a.c, a.h, a.w};
     return require_pointer(fn, "student", a.student) && require_pointer(fn, "teacher", a.teacher) &&
@@ -84,7 +115,9 @@ bool check(const char* fn, const WhitenedMseArgs& a) {
             (set_error("%s: argument 'mode' must be 0 (per sample) or 1 (per pixel) (got %d)", fn,
                        static_cast<int>(a.mode)),
              false)) &&
-           require_finite_positive(fn, "eps", a.eps) && require_finite(fn, "grad_scale", a.grad_scale);
+           require_finite_positive(fn, "eps", a.eps) && require_finite(fn, "grad_scale", a.grad_scale) &&
+           require_no_aliasing(fn, {"loss", a.loss, 1}, {"grad_student", a.grad_student, a.n * a.c * a.h * a.w},
+                               {"student", a.student, a.n * a.c * a.h * a.w}, {"teacher", a.teacher, a.n * a.c * a.h * a.w});
 }
 
 bool check(const char* fn, const AttentionTransferArgs& a) {
@@ -101,7 +134,9 @@ bool check(const char* fn, const AttentionTransferArgs& a) {
             (set_error("%s: argument 'distance' must be 0 (squared) or 1 (norm) (got %d)", fn,
                        static_cast<int>(a.distance)),
              false)) &&
-           require_finite_positive(fn, "eps", a.eps) && require_finite(fn, "grad_scale", a.grad_scale);
+           require_finite_positive(fn, "eps", a.eps) && require_finite(fn, "grad_scale", a.grad_scale) &&
+           require_no_aliasing(fn, {"loss", a.loss, 1}, {"grad_student", a.grad_student, a.n * a.cs * a.h * a.w},
+                               {"student", a.student, a.n * a.cs * a.h * a.w}, {"teacher", a.teacher, a.n * a.ct * a.h * a.w});
 }
 
 bool check(const char* fn, const SoftTargetCeArgs& a) {
@@ -112,7 +147,10 @@ bool check(const char* fn, const SoftTargetCeArgs& a) {
            require_positive(fn, "k", a.k) && require_positive(fn, "positions", a.positions) &&
            require_element_count(fn, "n, k, positions", dims, 3) &&
            require_finite_positive(fn, "temperature", a.temperature) &&
-           require_finite(fn, "grad_scale", a.grad_scale);
+           require_finite(fn, "grad_scale", a.grad_scale) &&
+           require_no_aliasing(fn, {"loss", a.loss, 1}, {"grad_student", a.grad_student, a.n * a.k * a.positions},
+                               {"student_logits", a.student_logits, a.n * a.k * a.positions},
+                               {"teacher_logits", a.teacher_logits, a.n * a.k * a.positions});
 }
 
 // ---- the optional non-finite input check ----------------------------------------------------------

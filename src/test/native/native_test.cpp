@@ -424,6 +424,73 @@ void test_bad_arguments() {
                 (long long)(g_failures - before));
 }
 
+// ---- aliasing: outputs must not overlap inputs or each other (dreamteacher.h) ----------------------
+
+void test_aliasing() {
+    const int64_t before = g_failures;
+    // One arena; every tensor below is a window of it. Shapes: mse (2,3,4,5) = 120 floats,
+    // attention cs=3 ct=5 (2,.,4,5): student 120, teacher 200; ce (2,5,20) = 200 floats.
+    Buffer arena(1000);
+    Rng rng(11);
+    struct Case {
+        const char* label;
+        dt_status expected;
+        const char* first;   // named in the message (expected == DT_ERR_INVALID_ARGUMENT)
+        const char* second;
+        dt_status (*call)(float* a);
+    };
+    static const Case cases[] = {
+        {"mse grad == student", DT_ERR_INVALID_ARGUMENT, "'grad_student'", "'student'",
+         [](float* a) { return dt_whitened_mse_f32(a, a + 200, 2, 3, 4, 5, 0, 1e-5f, 1, a + 999, a); }},
+        {"mse grad overlaps teacher's tail", DT_ERR_INVALID_ARGUMENT, "'grad_student'", "'teacher'",
+         [](float* a) { return dt_whitened_mse_f32(a, a + 200, 2, 3, 4, 5, 1, 1e-5f, 1, a + 999, a + 319); }},
+        {"mse loss inside teacher", DT_ERR_INVALID_ARGUMENT, "'loss'", "'teacher'",
+         [](float* a) { return dt_whitened_mse_f32(a, a + 200, 2, 3, 4, 5, 0, 1e-5f, 1, a + 250, a + 400); }},
+        {"mse loss inside grad", DT_ERR_INVALID_ARGUMENT, "'loss'", "'grad_student'",
+         [](float* a) { return dt_whitened_mse_f32(a, a + 200, 2, 3, 4, 5, 0, 1e-5f, 1, a + 519, a + 400); }},
+        {"mse loss == student, forward only", DT_ERR_INVALID_ARGUMENT, "'loss'", "'student'",
+         [](float* a) { return dt_whitened_mse_f32(a, a + 200, 2, 3, 4, 5, 0, 1e-5f, 1, a, nullptr); }},
+        {"mse student == teacher (inputs may overlap)", DT_OK, "", "",
+         [](float* a) { return dt_whitened_mse_f32(a, a, 2, 3, 4, 5, 0, 1e-5f, 1, a + 999, a + 400); }},
+        {"mse grad right after student", DT_OK, "", "",
+         [](float* a) { return dt_whitened_mse_f32(a, a + 240, 2, 3, 4, 5, 0, 1e-5f, 1, a + 999, a + 120); }},
+        {"at grad overlaps student", DT_ERR_INVALID_ARGUMENT, "'grad_student'", "'student'",
+         [](float* a) { return dt_attention_transfer_f32(a, 3, a + 200, 5, 2, 4, 5, 2, 0, 1e-12f, 1, a + 999, a + 119); }},
+        {"at grad overlaps teacher's head", DT_ERR_INVALID_ARGUMENT, "'grad_student'", "'teacher'",
+         [](float* a) { return dt_attention_transfer_f32(a, 3, a + 200, 5, 2, 4, 5, 2, 0, 1e-12f, 1, a + 999, a + 150); }},
+        {"at loss at teacher's last float", DT_ERR_INVALID_ARGUMENT, "'loss'", "'teacher'",
+         [](float* a) { return dt_attention_transfer_f32(a, 3, a + 200, 5, 2, 4, 5, 2, 0, 1e-12f, 1, a + 399, a + 500); }},
+        {"at disjoint", DT_OK, "", "",
+         [](float* a) { return dt_attention_transfer_f32(a, 3, a + 200, 5, 2, 4, 5, 2, 0, 1e-12f, 1, a + 400, a + 500); }},
+        {"ce grad == teacher", DT_ERR_INVALID_ARGUMENT, "'grad_student'", "'teacher_logits'",
+         [](float* a) { return dt_soft_target_ce_f32(a, a + 200, 2, 5, 20, 4, 1, a + 999, a + 200); }},
+        {"ce loss inside student", DT_ERR_INVALID_ARGUMENT, "'loss'", "'student_logits'",
+         [](float* a) { return dt_soft_target_ce_f32(a, a + 200, 2, 5, 20, 4, 1, a + 7, a + 400); }},
+        {"ce disjoint", DT_OK, "", "",
+         [](float* a) { return dt_soft_target_ce_f32(a, a + 200, 2, 5, 20, 4, 1, a + 999, a + 400); }},
+        // the CUDA entry points run the same check first (no device needed)
+        {"cuda mse grad == student", DT_ERR_INVALID_ARGUMENT, "'grad_student'", "'student'",
+         [](float* a) { return dt_cuda_whitened_mse_f32(a, a + 200, 2, 3, 4, 5, 0, 1e-5f, 1, a + 999, a, nullptr); }},
+        {"cuda ce loss inside grad", DT_ERR_INVALID_ARGUMENT, "'loss'", "'grad_student'",
+         [](float* a) { return dt_cuda_soft_target_ce_f32(a, a + 200, 2, 5, 20, 4, 1, a + 500, a + 400, nullptr); }},
+    };
+    Buffer copy(1000);
+    for (const Case& c : cases) {
+        arena.gaussian(rng, 1);
+        std::memcpy(copy.data, arena.data, sizeof(float) * 1000);
+        const dt_status status = c.call(arena.data);
+        const char* message = dt_last_error();
+        EXPECT(status == c.expected, "%s: status %d, expected %d (%s)", c.label, (int)status, (int)c.expected, message);
+        if (c.expected == DT_ERR_INVALID_ARGUMENT) {
+            EXPECT(contains(message, c.first) && contains(message, c.second) && contains(message, "overlaps"),
+                   "%s: message '%s' does not name %s and %s", c.label, message, c.first, c.second);
+            EXPECT(arena.same_bits(copy), "%s: memory written on a refused call", c.label);
+        }
+    }
+    std::printf("aliasing: %zu calls checked, %lld failures\n", sizeof cases / sizeof cases[0],
+                (long long)(g_failures - before));
+}
+
 // ---- non-finite inputs ------------------------------------------------------------------------------
 
 void test_non_finite() {
@@ -655,6 +722,7 @@ int main() {
     return g_failures == 0 && g_cuda_cases > 0 ? 0 : 1;
 #endif
     test_bad_arguments();
+    test_aliasing();
     test_non_finite();
     test_extremes();
     test_shapes();

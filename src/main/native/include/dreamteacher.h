@@ -8,6 +8,13 @@
  * On a bad argument a function returns DT_ERR_INVALID_ARGUMENT, writes nothing to its outputs, and
  * dt_last_error() returns a message (thread-local) that names the offending argument.
  *
+ * Aliasing: the outputs (loss, grad_student) must not overlap the inputs (student, teacher, or the
+ * logits) nor each other; the inputs may overlap each other. Every function checks this by address
+ * range (host and device pointers alike, before anything is written) and returns
+ * DT_ERR_INVALID_ARGUMENT naming both arguments: "<function>: argument 'grad_student' overlaps
+ * argument 'student': outputs must not alias inputs or each other". The CUDA kernels declare their
+ * pointers __restrict__, so an in-place call (grad_student == student) is never supported.
+ *
  * Non-finite inputs (NaN, +Inf, -Inf in a tensor): by default they are not looked for, and they
  * propagate: a NaN or infinite input element gives a NaN or infinite loss (never a finite one that
  * hides it); the gradient may then hold NaN or Inf too. With the optional check on (see

@@ -98,9 +98,10 @@ final class ParallelOptions {
         }
         int threads = cmd.root.threads != null ? cmd.root.threads : LocalLauncher.threadsPerWorker(nproc);
         String addr = masterAddr != null ? masterAddr : DistributedOptions.DEFAULT_ADDR;
-        int port = masterPort != null ? masterPort : LocalLauncher.freePort();
-        cmd.out().printf(Locale.ROOT, "starting %d workers (%d thread%s each), rendezvous at %s:%d%n", nproc, threads, threads == 1 ? "" : "s",
-                addr, port);
+        // Without --master-port, rank 0 binds a free port itself (port 0) and publishes it to the others: no race.
+        int port = masterPort != null ? masterPort : 0;
+        cmd.out().printf(Locale.ROOT, "starting %d workers (%d thread%s each), rendezvous at %s:%s%n", nproc, threads, threads == 1 ? "" : "s",
+                addr, port == 0 ? "<a free port chosen by rank 0>" : Integer.toString(port));
         cmd.out().flush();
         return LocalLauncher.run(command, nproc, addr, port, threads, timeoutSeconds * 1000);
     }

@@ -74,8 +74,12 @@ final class ChildCli implements AutoCloseable {
 
     /** SIGKILL, then waits for the process to be gone. */
     void kill() throws InterruptedException {
+        // the whole job: a --nproc launcher's workers first (SIGKILL to the launcher alone would orphan them)
+        List<ProcessHandle> workers = process.descendants().toList();
+        workers.forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
         process.waitFor();
+        for (ProcessHandle w : workers) w.onExit().join();
     }
 
     /** Waits for the exit (killing the process after {@code seconds}) and returns its code. */

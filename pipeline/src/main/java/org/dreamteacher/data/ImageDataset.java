@@ -21,6 +21,7 @@ public final class ImageDataset {
     private final int[] labels;
     private final int numClasses;
     private final List<String> classNames;
+    private String fingerprint;
 
     private ImageDataset(int n, int c, int h, int w, byte[] bytes, float[] floats, int[] labels, int numClasses,
             List<String> classNames) {
@@ -66,6 +67,43 @@ public final class ImageDataset {
     /** Float images with values in [-1, 1] ({@code pixels} taken, not copied). */
     public static ImageDataset ofFloats(float[] pixels, int n, int c, int h, int w, int[] labels, int numClasses, List<String> classNames) {
         return new ImageDataset(n, c, h, w, null, pixels, labels == null ? null : labels.clone(), numClasses, labels == null ? null : classNames);
+    }
+
+    /**
+     * SHA-256 (hex) of the shape, the pixels and the labels: equal for the same images in the same order, so a
+     * resumed run can tell that it is given the data set it was started with. Computed once.
+     */
+    public synchronized String fingerprint() {
+        if (fingerprint == null) {
+            java.security.MessageDigest md;
+            try {
+                md = java.security.MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("SHA-256 is not available", e);
+            }
+            java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(24).putInt(n).putInt(c).putInt(h).putInt(w).putInt(bytes != null ? 1 : 2)
+                    .putInt(labels == null ? -1 : numClasses);
+            md.update(head.array());
+            if (bytes != null) md.update(bytes);
+            else {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1 << 16);
+                for (float v : floats) {
+                    if (!b.hasRemaining()) {
+                        md.update(b.array(), 0, b.position());
+                        b.clear();
+                    }
+                    b.putFloat(v);
+                }
+                md.update(b.array(), 0, b.position());
+            }
+            if (labels != null) {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * labels.length);
+                for (int l : labels) b.putInt(l);
+                md.update(b.array());
+            }
+            fingerprint = java.util.HexFormat.of().formatHex(md.digest());
+        }
+        return fingerprint;
     }
 
     public int size() {

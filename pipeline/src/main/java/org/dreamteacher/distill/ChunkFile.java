@@ -28,19 +28,21 @@ import org.dreamteacher.distill.FeatureManifest.Tap;
 import org.dreamteacher.torch.TensorFile;
 
 /**
- * One chunk of a feature store, mapped read-only into memory and checked against the manifest.
+ * One chunk of a feature store, checked against the manifest when opened and read row by row.
  *
- * <p>Why map instead of {@link TensorFile#read}: training asks for shuffled batches, so one batch of 32 needs
- * a few rows from many chunks; reading whole chunks for that moves the entire store through memory for every
- * batch, while a mapping lets the kernel's page cache serve exactly the rows asked for and share them between
- * processes (see {@code benchmarks/results/feature-datasets.md} for the numbers). The chunk is still a plain
- * {@link TensorFile} (same layout, same checksum), parsed here by offsets so that its payload can be addressed
- * in place.
+ * <p>Why not {@link TensorFile#read}: training asks for shuffled batches, so one batch of 32 needs a few rows
+ * from many chunks; reading whole chunks for that moves the entire store through memory for every batch, while
+ * positional reads of just those rows let the kernel's page cache serve them (see
+ * {@code benchmarks/results/feature-datasets.md}). The chunk is still a plain {@link TensorFile} (same layout,
+ * same checksum), parsed here by offsets so that its rows can be addressed in place.
  *
- * <p>Rows are gathered as bytes (a uint8 view over the mapping, {@code index_select}) and only then
- * reinterpreted as float16/float32: the payload's offsets inside the file need not be aligned to the element
- * size, and a byte view never asks libtorch to load misaligned floats. The gathered tensor is fresh memory,
- * so nothing that escapes this class points into the mapping, which {@link #close()} unmaps at once.
+ * <p>Rows are read with {@link FileChannel#read(ByteBuffer, long)}, not through a memory mapping kept open: a
+ * mapped file that another process truncates faults on access (SIGBUS, which kills the JVM when the access is
+ * libtorch's copy), while a positional read returns short, reported here as a {@link FeatureStoreException}.
+ * Each read also checks that the file is still the one opened (same file key, size and modification time),
+ * so a chunk replaced or rewritten after opening is refused rather than silently mixed in. The mapping used
+ * to check the chunk when it is opened is released before {@link #map} returns. Rows are gathered as bytes
+ * and only then reinterpreted as float16/float32, so misaligned offsets never reach libtorch.
  */
 final class ChunkFile implements AutoCloseable {
     static final String CONTENT = "dreamteacher-feature-chunk";
@@ -61,15 +63,18 @@ final class ChunkFile implements AutoCloseable {
     private final Path file;
     private final int rows;
     private final Map<String, Entry> entries;
-    private MappedByteBuffer buffer;
-    private long address;
+    private final long size;
+    private final Object fileKey;
+    private final java.nio.file.attribute.FileTime modified;
+    private volatile boolean closed;
 
-    private ChunkFile(Path file, int rows, Map<String, Entry> entries, MappedByteBuffer buffer) {
+    private ChunkFile(Path file, int rows, Map<String, Entry> entries, long size, Object fileKey, java.nio.file.attribute.FileTime modified) {
         this.file = file;
         this.rows = rows;
         this.entries = entries;
-        this.buffer = buffer;
-        this.address = new BytePointer(buffer).address();
+        this.size = size;
+        this.fileKey = fileKey;
+        this.modified = modified;
     }
 
     Path file() {
@@ -90,7 +95,9 @@ final class ChunkFile implements AutoCloseable {
             throw new FeatureStoreException(file, "missing: " + FeatureManifest.FILE + " lists it as chunk " + chunk.index()
                     + " (images " + chunk.first() + ".." + (chunk.first() + chunk.count() - 1) + ") but the file does not exist; re-encode with resume = true");
         MappedByteBuffer buf;
+        java.nio.file.attribute.BasicFileAttributes attrs;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            attrs = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
             long size = ch.size();
             if (size != chunk.bytes())
                 throw new FeatureStoreException(file, (size < chunk.bytes() ? "truncated: " : "wrong size: ") + size + " bytes, "
@@ -104,15 +111,17 @@ final class ChunkFile implements AutoCloseable {
         }
         buf.order(ByteOrder.LITTLE_ENDIAN);
         try {
-            ChunkFile c = parse(file, buf, m, chunk, verifyChecksum);
-            buf = null;
-            return c;
+            Map<String, Entry> expected = parse(file, buf, m, chunk, verifyChecksum);
+            return new ChunkFile(file, chunk.count(), expected, chunk.bytes(), attrs.fileKey(), attrs.lastModifiedTime());
+        } catch (InternalError fault) {
+            // the JVM's report of a fault in a mapped buffer: the file was cut while it was being checked
+            throw new FeatureStoreException(file, "changed (truncated?) while it was being opened; re-encode it with resume = true");
         } finally {
-            if (buf != null) unmap(buf);
+            unmap(buf);
         }
     }
 
-    private static ChunkFile parse(Path file, MappedByteBuffer buf, FeatureManifest m, Chunk chunk, boolean verifyChecksum)
+    private static Map<String, Entry> parse(Path file, MappedByteBuffer buf, FeatureManifest m, Chunk chunk, boolean verifyChecksum)
             throws FeatureStoreException {
         long size = buf.capacity();
         if (size < PREAMBLE + TRAILER) throw new FeatureStoreException(file, "truncated: " + size + " bytes");
@@ -166,7 +175,17 @@ final class ChunkFile implements AutoCloseable {
             long offset = e.path("offset").asLong(-1), bytes = e.path("bytes").asLong(-1);
             if (offset < 0 || bytes < 0 || offset > payloadLength || bytes > payloadLength - offset)
                 throw new FeatureStoreException(file, "tensor '" + name + "' lies outside the file: corrupt");
-            found.put(name, new Entry(name, e.path("dtype").asText(""), shape, payloadStart + offset, bytes));
+            if (found.put(name, new Entry(name, e.path("dtype").asText(""), shape, payloadStart + offset, bytes)) != null)
+                throw new FeatureStoreException(file, "lists tensor '" + name + "' twice: corrupt");
+        }
+        // Disjoint byte ranges: one row must never be readable as another tensor's bytes.
+        java.util.List<Entry> byOffset = new java.util.ArrayList<>(found.values());
+        byOffset.sort(java.util.Comparator.comparingLong(Entry::offset));
+        long end = 0;
+        for (Entry e : byOffset) {
+            if (e.bytes() == 0) continue;
+            if (e.offset() < end) throw new FeatureStoreException(file, "tensor '" + e.name() + "' overlaps another tensor's bytes: corrupt or forged");
+            end = e.offset() + e.bytes();
         }
         Map<String, Entry> expected = new HashMap<>();
         int n = chunk.count();
@@ -184,7 +203,7 @@ final class ChunkFile implements AutoCloseable {
             if (v != chunk.first() + r)
                 throw new FeatureStoreException(file, "row " + r + " holds image " + v + ", expected " + (chunk.first() + r));
         }
-        return new ChunkFile(file, n, expected, buf);
+        return expected;
     }
 
     private static void expect(Path file, Map<String, Entry> found, Map<String, Entry> expected, String name, String dtype, long[] shape,
@@ -206,24 +225,53 @@ final class ChunkFile implements AutoCloseable {
 
     /**
      * The rows {@code rows} (image positions inside this chunk) of tensor {@code name} as a fresh uint8 tensor of
-     * (rows.length, bytes per row). {@code rows} is an int64 tensor.
+     * (rows.length, bytes per row). {@code rows} is an int64 tensor. A chunk that was truncated, replaced or
+     * rewritten since it was opened gives an IllegalStateException whose cause is a {@link FeatureStoreException}.
      */
     Tensor gatherBytes(String name, Tensor rows) {
-        if (buffer == null) throw new IllegalStateException(file + " is closed");
+        if (closed) throw new IllegalStateException(file + " is closed");
         Entry e = entries.get(name);
         if (e == null) throw new IllegalArgumentException(file + " holds no tensor '" + name + "'");
-        Tensor view = torch.from_blob(new RawAddress(address + e.offset()), new long[] {this.rows, e.rowBytes()},
-                new TensorOptions(ScalarType.Byte));
-        return view.index_select(0, rows);
+        int n = (int) rows.numel();
+        long[] r = new long[n];
+        if (n > 0) rows.contiguous().data_ptr_long().get(r);
+        long rowBytes = e.rowBytes();
+        Tensor out = torch.empty(new long[] {n, rowBytes}, new TensorOptions(ScalarType.Byte), new org.bytedeco.pytorch.MemoryFormatOptional());
+        if (n == 0 || rowBytes == 0) return out;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            java.nio.file.attribute.BasicFileAttributes now = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            long length = ch.size();
+            if (length != size || !java.util.Objects.equals(now.fileKey(), fileKey) || !now.lastModifiedTime().equals(modified))
+                throw changed(length < size ? "truncated to " + length + " bytes since it was opened (" + size + " then)"
+                        : "replaced or rewritten since it was opened");
+            BytePointer base = new BytePointer(out.data_ptr());
+            base.capacity((long) n * rowBytes);
+            ByteBuffer all = base.asBuffer();
+            for (int j = 0; j < n; j++) {
+                if (r[j] < 0 || r[j] >= this.rows) throw new IndexOutOfBoundsException("row " + r[j] + " outside 0.." + (this.rows - 1));
+                ByteBuffer dst = all.slice((int) (j * rowBytes), (int) rowBytes);
+                long pos = e.offset() + r[j] * rowBytes;
+                while (dst.hasRemaining()) {
+                    int k = ch.read(dst, pos);
+                    if (k < 0) throw changed("truncated: row " + r[j] + " of '" + name + "' lies past its end");
+                    pos += k;
+                }
+            }
+        } catch (IOException io) {
+            throw new IllegalStateException(file + ": cannot be read: " + io.getMessage(), new FeatureStoreException(file, "cannot be read", io));
+        }
+        return out;
     }
 
-    /** Unmaps the file now rather than whenever the garbage collector gets to it. */
+    private IllegalStateException changed(String what) {
+        FeatureStoreException e = new FeatureStoreException(file, what + "; re-encode it with resume = true, then start again");
+        return new IllegalStateException(e.getMessage(), e);
+    }
+
+    /** Further reads fail. */
     @Override
     public void close() {
-        MappedByteBuffer b = buffer;
-        buffer = null;
-        address = 0;
-        if (b != null) unmap(b);
+        closed = true;
     }
 
     private static final Method INVOKE_CLEANER;
@@ -253,13 +301,6 @@ final class ChunkFile implements AutoCloseable {
             INVOKE_CLEANER.invoke(UNSAFE, b);
         } catch (ReflectiveOperationException | RuntimeException ignored) {
             // left to the garbage collector
-        }
-    }
-
-    /** A non-owning pointer to an address inside the mapping, for {@code from_blob}. */
-    private static final class RawAddress extends Pointer {
-        RawAddress(long address) {
-            this.address = address;
         }
     }
 }

@@ -38,6 +38,7 @@ import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
@@ -180,6 +181,14 @@ public final class Distiller {
      * only when the last step is done (the result's {@code steps} then counts the steps of this call).
      */
     public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
+        // One run per folder: a second one fails here, naming the first's process (only rank 0 writes files).
+        if (!parallel.writesFiles()) return runUnlocked(runDir, resume, stopAfter);
+        try (org.dreamteacher.train.RunLock lock = org.dreamteacher.train.RunLock.acquire(runDir)) {
+            return runUnlocked(runDir, resume, stopAfter);
+        }
+    }
+
+    private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {
         Files.createDirectories(runDir);
         RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
         Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
@@ -263,11 +272,12 @@ public final class Distiller {
                     optimizer.zero_grad();
                     total.backward();
                     parallel.reduceGradients(params);
+                    loss = total.item_double();
+                    StepGuard.check(parallel, params, loss, step, "loss", checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
                     if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
                     lr.apply(optimizer, step);
                     optimizer.step();
                     parallel.afterStep(List.copyOf(saved.values()));
-                    loss = total.item_double();
                     mse = terms.whitenedMse();
                     at = terms.attention();
                 }
@@ -309,10 +319,36 @@ public final class Distiller {
         ObjectNode n = JSON.createObjectNode();
         n.put("step", step);
         n.put("teacher", teacherSource);
+        String teacherSha = teacherSha256();
+        if (teacherSha != null) n.put("teacherSha256", teacherSha);
+        n.set("backbone", org.dreamteacher.nn.ModelConfigs.toJson(backboneConfig));
+        n.put("data", data.toString() + ", sha256 " + data.fingerprint());
         n.set("settings", JSON.valueToTree(s));
         if (guidance != null) n.set("labelGuidance", guidanceState());
-        n.put("pairing", pairing.describe());
+        if (pairing != null) n.put("pairing", pairing.describe());
         return n;
+    }
+
+    private String teacherSha;
+
+    /** SHA-256 of the teacher's file when the source names one (a different teacher at the same path differs). */
+    private String teacherSha256() {
+        if (teacherSha == null) {
+            String f = teacherSource.startsWith("torchscript:") ? teacherSource.substring("torchscript:".length()) : teacherSource;
+            try {
+                Path p = Path.of(f);
+                if (!Files.isRegularFile(p)) return null;
+                java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+                try (var in = Files.newInputStream(p)) {
+                    byte[] buf = new byte[1 << 16];
+                    for (int k; (k = in.read(buf)) > 0; ) md.update(buf, 0, k);
+                }
+                teacherSha = java.util.HexFormat.of().formatHex(md.digest());
+            } catch (IOException | java.security.NoSuchAlgorithmException | java.nio.file.InvalidPathException e) {
+                return null;
+            }
+        }
+        return teacherSha;
     }
 
     /** The label guidance as the run state stores it (written and read back, so that it compares with a stored one). */
@@ -329,19 +365,8 @@ public final class Distiller {
     }
 
     private void checkSameRun(JsonNode state, Path runDir) {
-        JsonNode savedGuidance = state.path("labelGuidance");
-        JsonNode nowGuidance = guidance == null ? MissingNode.getInstance() : guidanceState();
-        if (!savedGuidance.equals(nowGuidance))
-            throw new IllegalArgumentException(runDir + " was started " + (savedGuidance.isMissingNode() ? "without label guidance"
-                    : "with label guidance " + savedGuidance) + ", not " + (nowGuidance.isMissingNode() ? "without" : "with " + nowGuidance)
-                    + ": resume with the same settings (only --steps may grow)");
-        JsonNode saved = state.path("settings");
-        JsonNode now = JSON.valueToTree(s);
-        for (String key : new String[] {"batchSize", "lr", "timestep", "lambdaAt", "seed", "whitenMode", "distance", "flip", "regressorChannels"}) {
-            if (!saved.path(key).asText().equals(now.path(key).asText()))
-                throw new IllegalArgumentException(runDir + " was started with " + key + " = " + saved.path(key) + ", not " + now.path(key)
-                        + ": resume with the same settings (only --steps may grow)");
-        }
+        // every setting, the backbone, the teacher (path and file), the data and the label guidance; only --steps may grow
+        org.dreamteacher.train.SameRun.check(runDir, state, state(0, null));
     }
 
 

@@ -39,6 +39,8 @@ public final class FeatureManifest {
     /** Layout version of the manifest and of the chunk files it describes. */
     public static final int VERSION = 1;
     static final String FORMAT = "dreamteacher-feature-store";
+    /** The largest manifest a reader accepts (one chunk's entry is about 150 bytes). */
+    static final long MAX_BYTES = 64L << 20;
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** How the images were obtained: real images from a dataset, or samples drawn from the teacher. */
@@ -268,12 +270,23 @@ public final class FeatureManifest {
     public static FeatureManifest read(Path dir) throws IOException {
         Path file = dir.resolve(FILE);
         if (!Files.isRegularFile(file)) throw new FeatureStoreException(file, "no such file: not a feature store (or one whose encoding never started)");
+        long size = Files.size(file);
+        if (size > MAX_BYTES)
+            throw new FeatureStoreException(file, size + " bytes, more than the " + MAX_BYTES + " a manifest may have: corrupt or forged");
         JsonNode root;
         try {
             root = JSON.readTree(Files.readAllBytes(file));
         } catch (JsonProcessingException e) {
             throw new FeatureStoreException(file, "unreadable JSON: " + e.getOriginalMessage());
         }
+        try {
+            return parse(file, root);
+        } catch (RuntimeException e) {
+            throw new FeatureStoreException(file, "malformed manifest: " + e, e);
+        }
+    }
+
+    private static FeatureManifest parse(Path file, JsonNode root) throws FeatureStoreException {
         if (root == null || !root.isObject() || !FORMAT.equals(root.path("format").asText()))
             throw new FeatureStoreException(file, "not a feature store manifest (format is not \"" + FORMAT + "\")");
         if (root.path("version").asInt(-1) != VERSION)

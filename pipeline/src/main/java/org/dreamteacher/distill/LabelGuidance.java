@@ -27,6 +27,7 @@ import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.nn.SegmentationHeadConfig;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 
@@ -174,10 +175,12 @@ public final class LabelGuidance {
                     optimizer.zero_grad();
                     l.backward();
                     parallel.reduceGradients(params);
+                    loss = l.item_double();
+                    StepGuard.check(parallel, params, loss, step, "interpreter loss", null,
+                            "Lower the interpreter's learning rate and run again");
                     lr.apply(optimizer, step);
                     optimizer.step();
                     parallel.afterStep(List.of(interpreter));
-                    loss = l.item_double();
                     acc = logits.argmax(new LongOptional(1), false).eq(batch.labels())
                             .to(torch.ScalarType.Float).mean().item_double();
                 }

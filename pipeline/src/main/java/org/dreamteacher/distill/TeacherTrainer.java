@@ -24,9 +24,11 @@ import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
+import org.dreamteacher.train.SameRun;
 
 /**
  * Trains the diffusion teacher (a DDPM with an ADM-style U-Net) on unlabelled images: epsilon-prediction loss
@@ -85,9 +87,18 @@ public final class TeacherTrainer {
      * only when the last step is done (the result's {@code steps} then counts the steps of this call).
      */
     public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
+        // One run per folder: a second one fails here, naming the first's process (only rank 0 writes files).
+        if (!parallel.writesFiles()) return runUnlocked(runDir, resume, stopAfter);
+        try (org.dreamteacher.train.RunLock lock = org.dreamteacher.train.RunLock.acquire(runDir)) {
+            return runUnlocked(runDir, resume, stopAfter);
+        }
+    }
+
+    private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {
         Files.createDirectories(runDir);
         RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
         Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
+        if (snapshot.isPresent()) SameRun.check(runDir, snapshot.get().state(), state(snapshot.get().step()));
         GaussianDiffusion model, ema;
         long start = 0;
         if (snapshot.isPresent()) {
@@ -127,12 +138,13 @@ public final class TeacherTrainer {
                     optimizer.zero_grad();
                     l.backward();
                     parallel.reduceGradients(params);
+                    loss = l.item_double();
+                    StepGuard.check(parallel, params, loss, step, "loss", checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
                     if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
                     lr.apply(optimizer, step);
                     optimizer.step();
                     parallel.afterStep(List.of(model));
                     copy(model, ema, s.emaDecay());
-                    loss = l.item_double();
                 }
                 if (!Double.isFinite(loss)) throw new IllegalStateException("the loss became " + loss + " at step " + step + ": lower the learning rate");
                 if (Double.isNaN(first)) first = loss;
@@ -180,6 +192,7 @@ public final class TeacherTrainer {
         n.put("step", step);
         n.set("settings", JSON.valueToTree(s));
         n.set("config", JSON.valueToTree(config));
+        n.put("data", data.toString() + ", sha256 " + data.fingerprint());
         return n;
     }
 }

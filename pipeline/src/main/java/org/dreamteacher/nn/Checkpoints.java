@@ -71,29 +71,18 @@ public final class Checkpoints {
 
     /** Loads the model and the extra state saved with it. */
     public static Loaded loadWithState(Path file) throws IOException {
-        TensorFile.Contents contents = TensorFile.read(file);
-        JsonNode meta = contents.meta();
-        if (!"dreamteacher-checkpoint".equals(meta.path("content").asText()))
-            throw new TensorFileException(file, "is a tensor file but not a model checkpoint");
-        int version = meta.path("checkpointVersion").asInt(-1);
-        if (version != CHECKPOINT_VERSION)
-            throw new TensorFileException(file, "checkpoint version " + version + " (this library reads " + CHECKPOINT_VERSION + ")");
-        ModelConfig config;
+        // The model is built from the header alone and every tensor name, shape and dtype is checked against it
+        // before TensorFile allocates anything for the tensors.
+        ConfiguredModule[] built = new ConfiguredModule[1];
+        TensorFile.Contents contents;
         try {
-            config = ModelConfigs.fromJson(meta.path("kind").asText(""), meta.path("config"));
-        } catch (IllegalArgumentException e) {
-            throw new TensorFileException(file, e.getMessage());
+            contents = TensorFile.read(file, (meta, entries) -> built[0] = checkHeader(file, meta, entries));
+        } catch (IOException | RuntimeException e) {
+            if (built[0] != null) built[0].close();
+            throw e;
         }
-        long weightBytes = 0;
-        for (Map.Entry<String, Tensor> e : contents.tensors().entrySet())
-            if (!e.getKey().startsWith(EXTRA_PREFIX)) weightBytes += e.getValue().nbytes();
-        // Small mismatches are left to the shape check below, which names the tensor; this guard is for configs that
-        // would make build() allocate far more than the file could ever fill.
-        long minimum = config.minimumParameters();
-        if (minimum > (weightBytes + (64L << 20)) / 4)
-            throw new TensorFileException(file, "its config describes a " + config.kind() + " of at least " + minimum + " parameters, but the file"
-                    + " holds " + weightBytes + " bytes of weights: corrupt or forged; refusing to build it");
-        ConfiguredModule model = config.build();
+        ConfiguredModule model = built[0];
+        JsonNode meta = contents.meta();
         try {
             Map<String, Tensor> extras = new LinkedHashMap<>();
             Set<String> seen = new HashSet<>();
@@ -107,7 +96,7 @@ public final class Checkpoints {
                     }
                     String key = name.startsWith(WEIGHT_PREFIX) ? name.substring(WEIGHT_PREFIX.length()) : name;
                     Tensor target = state.get(key);
-                    if (target == null) throw new TensorFileException(file, "tensor '" + key + "' does not belong to a " + config.kind() + " built from its config");
+                    if (target == null) throw new TensorFileException(file, "tensor '" + key + "' does not belong to a " + model.config().kind() + " built from its config");
                     Tensor source = e.getValue();
                     if (!java.util.Arrays.equals(target.sizes().vec().get(), source.sizes().vec().get()))
                         throw new TensorFileException(file, "tensor '" + key + "' has the wrong shape for its config");
@@ -121,6 +110,55 @@ public final class Checkpoints {
                 if (!seen.contains(key)) throw new TensorFileException(file, "tensor '" + key + "' is missing");
             return new Loaded(model, meta.path("extra"), extras);
         } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Checks a checkpoint's header (content, version, config, and every tensor's name, shape and dtype against
+     * the model its config builds) and returns that model; nothing of the file's tensors is allocated yet.
+     */
+    private static ConfiguredModule checkHeader(Path file, JsonNode meta, java.util.List<TensorFile.Entry> entries) throws TensorFileException {
+        if (!"dreamteacher-checkpoint".equals(meta.path("content").asText()))
+            throw new TensorFileException(file, "is a tensor file but not a model checkpoint");
+        int version = meta.path("checkpointVersion").asInt(-1);
+        if (version != CHECKPOINT_VERSION)
+            throw new TensorFileException(file, "checkpoint version " + version + " (this library reads " + CHECKPOINT_VERSION + ")");
+        ModelConfig config;
+        try {
+            config = ModelConfigs.fromJson(meta.path("kind").asText(""), meta.path("config"));
+        } catch (IllegalArgumentException e) {
+            throw new TensorFileException(file, e.getMessage());
+        }
+        long weightBytes = 0;
+        for (TensorFile.Entry e : entries)
+            if (!e.name().startsWith(EXTRA_PREFIX)) weightBytes += e.bytes();
+        // Small mismatches are left to the shape check below, which names the tensor; this guard is for configs that
+        // would make build() allocate far more than the file could ever fill.
+        long minimum = config.minimumParameters();
+        if (minimum > (weightBytes + (64L << 20)) / 4)
+            throw new TensorFileException(file, "its config describes a " + config.kind() + " of at least " + minimum + " parameters, but the file"
+                    + " holds " + weightBytes + " bytes of weights: corrupt or forged; refusing to build it");
+        ConfiguredModule model = config.build();
+        try (PointerScope scope = new PointerScope()) {
+            Map<String, Tensor> state = state(model);
+            Set<String> seen = new HashSet<>();
+            for (TensorFile.Entry e : entries) {
+                if (e.name().startsWith(EXTRA_PREFIX)) continue;
+                String key = e.name().startsWith(WEIGHT_PREFIX) ? e.name().substring(WEIGHT_PREFIX.length()) : e.name();
+                Tensor target = state.get(key);
+                if (target == null)
+                    throw new TensorFileException(file, "tensor '" + key + "' does not belong to a " + config.kind() + " built from its config");
+                if (!java.util.Arrays.equals(target.sizes().vec().get(), e.shape()))
+                    throw new TensorFileException(file, "tensor '" + key + "' has the wrong shape for its config: "
+                            + java.util.Arrays.toString(e.shape()) + ", expected " + java.util.Arrays.toString(target.sizes().vec().get()));
+                seen.add(key);
+            }
+            for (String key : state.keySet())
+                if (!seen.contains(key)) throw new TensorFileException(file, "tensor '" + key + "' is missing");
+            return model;
+        } catch (TensorFileException | RuntimeException e) {
             model.close();
             throw e;
         }

@@ -79,4 +79,12 @@ public interface DataParallel {
 
     /** After the optimiser step: averages the floating-point buffers (BatchNorm running statistics) over the ranks. */
     void afterStep(List<? extends Module> modules);
+
+    /**
+     * Whether {@code flag} is true on any rank (a collective: every rank must call it at the same point). A single
+     * process returns {@code flag}.
+     */
+    default boolean anyRank(boolean flag) {
+        return flag;
+    }
 }

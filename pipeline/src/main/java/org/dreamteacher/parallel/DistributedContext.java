@@ -55,11 +55,23 @@ public final class DistributedContext implements DataParallel, AutoCloseable {
     public static DistributedContext join(DistributedOptions o) {
         TorchRuntime.init();
         long ms = o.timeout().toMillis();
-        String where = o.masterAddr() + ":" + o.masterPort();
+        Rendezvous.Listener listener = null;
+        int port = o.masterPort();
+        if (o.rank() == 0 && (Rendezvous.isLoopback(o.masterAddr()) || port == 0)) {
+            // Bound to the loopback address only (libtorch's TCPStore would listen on every interface), on the
+            // requested port or, for port 0, on one the system picks: no race between choosing and binding it.
+            listener = Rendezvous.listenLoopback(o.masterAddr(), port);
+            port = listener.port();
+            if (o.masterPort() == 0) Rendezvous.publishPort(port);
+        } else if (port == 0) {
+            port = Rendezvous.awaitPort(o.rank(), ms);
+        }
+        String where = o.masterAddr() + ":" + port;
         TCPStore store;
         try {
             TCPStoreOptions so = new TCPStoreOptions();
-            so.port((short) o.masterPort());
+            so.port((short) port);
+            if (listener != null) so.masterListenFd(new org.bytedeco.pytorch.IntOptional(listener.fd()));
             so.isServer(o.rank() == 0);
             so.numWorkers(new SizeTPointer(1).put(o.worldSize()));
             so.waitWorkers(true);
@@ -197,6 +209,18 @@ public final class DistributedContext implements DataParallel, AutoCloseable {
             unflatten(flat, floats);
         } finally {
             bufferNanos += System.nanoTime() - t0;
+        }
+    }
+
+    @Override
+    public boolean anyRank(boolean flag) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            Tensor t = torch.full(new long[] {1}, new Scalar(flag ? 1.0 : 0.0), new TensorOptions(ScalarType.Float));
+            AllreduceOptions max = new AllreduceOptions();
+            max.reduceOp(new ReduceOp(ReduceOp.RedOpType.MAX));
+            max.timeout(new Milliseconds(timeoutMs));
+            await(group.allreduce(new TensorVector(t), max), rank(), timeoutMs, "agreeing whether the step is finite on every rank");
+            return t.item_float() > 0;
         }
     }
 

@@ -20,7 +20,8 @@ public record DistributedOptions(int worldSize, int rank, String masterAddr, int
         if (worldSize < 1) throw new IllegalArgumentException("world size must be >= 1, got " + worldSize);
         if (rank < 0 || rank >= worldSize) throw new IllegalArgumentException("rank must be in 0.." + (worldSize - 1) + ", got " + rank);
         if (masterAddr == null || masterAddr.isBlank()) throw new IllegalArgumentException("master address is empty");
-        if (masterPort < 1 || masterPort > 65535) throw new IllegalArgumentException("master port must be in 1..65535, got " + masterPort);
+        // 0: rank 0 binds a free port itself and publishes it in the file named by $DT_RENDEZVOUS_FILE (--nproc)
+        if (masterPort < 0 || masterPort > 65535) throw new IllegalArgumentException("master port must be in 1..65535, got " + masterPort);
         if (timeout == null || timeout.isNegative() || timeout.isZero()) throw new IllegalArgumentException("timeout must be > 0, got " + timeout);
         if (bucketBytes < 4) throw new IllegalArgumentException("bucket size must be >= 4 bytes, got " + bucketBytes);
     }

@@ -29,7 +29,10 @@ public final class LocalLauncher {
         return Math.max(1, Runtime.getRuntime().availableProcessors() / nproc);
     }
 
-    /** A TCP port free on this machine now. */
+    /**
+     * A TCP port free on this machine now; another process may take it before it is used. {@link #run} with
+     * port 0 avoids that race (rank 0 binds a free port itself).
+     */
     public static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
@@ -38,10 +41,20 @@ public final class LocalLauncher {
 
     /**
      * Runs {@code command} (a whole command line, e.g. {@code java -cp ... Main args}) as {@code nproc} ranks
-     * meeting at {@code masterAddr:masterPort}, each with {@code threads} threads; waits for all of them.
+     * meeting at {@code masterAddr:masterPort} (port 0: rank 0 binds a free one and tells the others through a
+     * file, {@link Rendezvous}), each with {@code threads} threads; waits for all of them.
      */
     public static int run(List<String> command, int nproc, String masterAddr, int masterPort, int threads, long timeoutMs)
             throws IOException, InterruptedException {
+        // Port 0: rank 0 binds a free port itself and publishes it in this file (see Rendezvous), so that no other
+        // process can take the port between its choice and the bind.
+        java.nio.file.Path rendezvousFile = null;
+        if (masterPort == 0) {
+            java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("dt-rendezvous-");
+            dir.toFile().deleteOnExit();
+            rendezvousFile = dir.resolve("port");
+            rendezvousFile.toFile().deleteOnExit();
+        }
         List<Process> workers = new ArrayList<>();
         Thread killer = new Thread(() -> workers.forEach(Process::destroyForcibly));
         Runtime.getRuntime().addShutdownHook(killer);
@@ -54,6 +67,8 @@ public final class LocalLauncher {
                 env.put(LOCAL_RANK, Integer.toString(rank));
                 env.put("MASTER_ADDR", masterAddr);
                 env.put("MASTER_PORT", Integer.toString(masterPort));
+                if (rendezvousFile != null) env.put(Rendezvous.FILE_ENV, rendezvousFile.toString());
+                else env.remove(Rendezvous.FILE_ENV);
                 env.put("OMP_NUM_THREADS", Integer.toString(threads));
                 if (!env.containsKey("OMP_WAIT_POLICY") && !env.containsKey("GOMP_SPINCOUNT")) env.put("OMP_WAIT_POLICY", "PASSIVE");
                 pb.redirectInput(ProcessBuilder.Redirect.INHERIT).redirectError(ProcessBuilder.Redirect.INHERIT);
@@ -88,6 +103,10 @@ public final class LocalLauncher {
             return failed;
         } finally {
             for (Process p : workers) if (p.isAlive()) p.destroyForcibly();
+            if (rendezvousFile != null) {
+                java.nio.file.Files.deleteIfExists(rendezvousFile);
+                java.nio.file.Files.deleteIfExists(rendezvousFile.getParent());
+            }
             try {
                 Runtime.getRuntime().removeShutdownHook(killer);
             } catch (IllegalStateException shuttingDown) {

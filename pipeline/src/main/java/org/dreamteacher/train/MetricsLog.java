@@ -15,7 +15,7 @@ import java.util.List;
 /**
  * Training metrics as JSON lines ({@code {"step": 12, "loss": 0.5, ...}}), one object per logged step. On
  * resume, lines past the resumed step are dropped first, so the log of a resumed run reads like the log of
- * an uninterrupted one.
+ * an uninterrupted one; the file is only appended to, or replaced whole by a rename, never rewritten in place.
  */
 public final class MetricsLog implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -32,10 +32,15 @@ public final class MetricsLog implements AutoCloseable {
      * steps, so those with step {@code <=} resumeStep are kept (0 = start afresh).
      */
     public static MetricsLog open(Path file, long resumeStep) throws IOException {
-        Files.createDirectories(file.toAbsolutePath().getParent());
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
         List<String> keep = new ArrayList<>();
+        boolean unchanged = false;
         if (resumeStep > 0 && Files.exists(file)) {
-            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            byte[] bytes = Files.readAllBytes(file);
+            String text = new String(bytes, StandardCharsets.UTF_8);
+            List<String> lines = text.lines().toList();
+            for (String line : lines) {
                 try {
                     JsonNode n = JSON.readTree(line);
                     if (n != null && n.path("step").asLong(Long.MAX_VALUE) <= resumeStep) keep.add(line);
@@ -43,9 +48,28 @@ public final class MetricsLog implements AutoCloseable {
                     // A line cut by a crash: drop it.
                 }
             }
+            unchanged = keep.size() == lines.size() && (bytes.length == 0 || text.endsWith("\n"));
         }
-        Files.write(file, keep, StandardCharsets.UTF_8);
-        return new MetricsLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
+        // Never rewritten in place: the history is only appended to; when lines must go (past the resumed step, or cut
+        // by a crash) the kept ones are written to a new file that replaces the old one by a rename, so a kill at any
+        // moment leaves either the old log or the new one, never a truncated one.
+        if (!unchanged) {
+            Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+            try {
+                Files.write(tmp, keep, StandardCharsets.UTF_8);
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                    ch.force(true);
+                }
+                try {
+                    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                } catch (java.nio.file.AtomicMoveNotSupportedException e) {
+                    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        }
+        return new MetricsLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND));
     }
 
     /** A log that writes nothing (a data-parallel rank other than 0); {@link #file()} is null. */

@@ -33,6 +33,9 @@ import org.dreamteacher.torch.TensorFileException;
 public final class RunCheckpoints {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PREFIX = "step-";
+    private static final String STATE = "state.json";
+    /** The file of a checkpoint that lists the SHA-256 of every other file (sha256sum's format). */
+    public static final String SUMS = "checksums.sha256";
     private final Path dir;
     private final int keep;
 
@@ -74,9 +77,33 @@ public final class RunCheckpoints {
         return dir;
     }
 
-    /** Writes a checkpoint for {@code step}; returns its folder. */
+    /** The newest complete checkpoint as "FOLDER (step N)", or null; for messages. */
+    public String describeLatest() {
+        try {
+            return latest().map(s -> s.dir() + " (step " + s.step() + ")").orElse(null);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    /** What a run stopped by a non-finite step should do next. */
+    public String nonFiniteAdvice() {
+        return "Lower the learning rate: run again with a smaller --lr (a tenth, say) and without --resume, in another --out folder or"
+                + " after deleting " + dir + " (--resume continues with the run's own settings, learning rate included, and the"
+                + " weights that led here)";
+    }
+
+    /** Writes a checkpoint for {@code step}; returns its folder. Refuses models with non-finite weights or buffers. */
     public Path save(long step, Map<String, ConfiguredModule> models, Map<String, Optimizer> optimizers, JsonNode state)
             throws IOException {
+        for (Map.Entry<String, ConfiguredModule> e : models.entrySet()) {
+            var tensors = e.getValue().parameters();
+            for (long i = 0; i < tensors.size(); i++)
+                if (!StepGuard.allFinite(tensors.get(i)))
+                    throw new IllegalStateException("step " + step + ": the " + e.getKey() + " weights hold NaN or infinite values; no checkpoint"
+                            + " is written" + latest().map(s -> " (the last one, " + s.dir() + ", is kept)").orElse("")
+                            + ". Start afresh in another --out folder with a lower --lr");
+        }
         Files.createDirectories(dir);
         String name = String.format("%s%08d", PREFIX, step);
         Path target = dir.resolve(name);
@@ -95,9 +122,20 @@ public final class RunCheckpoints {
                 }
                 force(f);
             }
-            Path stateFile = tmp.resolve("state.json");
+            Path stateFile = tmp.resolve(STATE);
             Files.writeString(stateFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state), StandardCharsets.UTF_8);
             force(stateFile);
+            // The SHA-256 of every file, state.json included, in sha256sum's format: a resume verifies them all before
+            // it loads anything (libtorch ignores the CRCs inside its archives). A separate file, not a field of
+            // state.json: libtorch's optimiser archives differ in bytes between identical runs (their state is keyed by
+            // tensor addresses), and state.json must stay byte-identical between a resumed and an uninterrupted run.
+            StringBuilder sums = new StringBuilder();
+            try (Stream<Path> files = Files.list(tmp)) {
+                for (Path f : files.sorted().toList()) sums.append(sha256(f)).append("  ").append(f.getFileName()).append('\n');
+            }
+            Path sumFile = tmp.resolve(SUMS);
+            Files.writeString(sumFile, sums, StandardCharsets.US_ASCII);
+            force(sumFile);
             force(tmp);
             if (Files.exists(target)) deleteTree(target); // a re-save of the same step after a resume
             try {
@@ -128,8 +166,65 @@ public final class RunCheckpoints {
         if (!resume && latest.isPresent())
             throw new IllegalArgumentException(dir.getParent() + " already holds checkpoints of a run: pass --resume to continue it"
                     + " or choose another folder");
+        if (latest.isPresent()) verify(latest.get().dir());
         deleteInterruptedWrites(dir.getParent());
         return resume ? latest : Optional.empty();
+    }
+
+    /**
+     * Checks a checkpoint folder before anything of it is loaded: every file against the SHA-256 that
+     * checksums.sha256 lists for it (state.json included), no file missing and none unlisted.
+     */
+    public static void verify(Path folder) throws IOException {
+        Path sumFile = folder.resolve(SUMS);
+        String advice = "; the checkpoint is corrupt or was altered: delete " + folder + " to resume from the one before it (if any)";
+        if (!Files.isRegularFile(sumFile))
+            throw new TensorFileException(sumFile, "missing: the checkpoint has no checksums (written by an older version, or altered)" + advice);
+        if (Files.size(sumFile) > 1 << 20) throw new TensorFileException(sumFile, "larger than 1 MiB" + advice);
+        java.util.Set<String> listed = new java.util.HashSet<>();
+        for (String line : new String(Files.readAllBytes(sumFile), StandardCharsets.ISO_8859_1).split("\n", -1)) {
+            if (line.isEmpty()) continue;
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9a-f]{64})  ([A-Za-z0-9_.-]+)").matcher(line);
+            if (!m.matches() || m.group(2).startsWith(".") || m.group(2).equals(SUMS) || !listed.add(m.group(2)))
+                throw new TensorFileException(sumFile, "malformed line '" + abbreviate(line) + "'" + advice);
+            Path f = folder.resolve(m.group(2));
+            if (!Files.isRegularFile(f)) throw new TensorFileException(f, "missing, although " + SUMS + " lists it" + advice);
+            String sum = sha256(f);
+            if (!sum.equals(m.group(1)))
+                throw new TensorFileException(f, "its SHA-256 is " + sum + ", " + SUMS + " records " + m.group(1) + advice);
+        }
+        if (!listed.contains(STATE)) throw new TensorFileException(sumFile, "does not list " + STATE + advice);
+        try (Stream<Path> s = Files.list(folder)) {
+            for (Path p : (Iterable<Path>) s::iterator) {
+                String n = p.getFileName().toString();
+                if (!listed.contains(n) && !n.equals(SUMS)) throw new TensorFileException(p, "is not listed in " + SUMS + advice);
+            }
+        }
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() > 80 ? s.substring(0, 77) + "..." : s;
+    }
+
+    static String sha256(Path f) throws IOException {
+        java.security.MessageDigest md = sha256();
+        try (var in = Files.newInputStream(f)) {
+            byte[] buf = new byte[1 << 16];
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+        }
+        return java.util.HexFormat.of().formatHex(md.digest());
+    }
+
+    static String sha256(byte[] bytes) {
+        return java.util.HexFormat.of().formatHex(sha256().digest(bytes));
+    }
+
+    private static java.security.MessageDigest sha256() {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is not available", e);
+        }
     }
 
     /** The newest complete checkpoint, if any. Temporary folders of interrupted saves are ignored (and removed). */
@@ -143,6 +238,7 @@ public final class RunCheckpoints {
         try {
             state = JSON.readTree(Files.readString(stateFile, StandardCharsets.UTF_8));
         } catch (IOException e) {
+            verify(last); // a damaged checkpoint: say so, naming the file that changed
             throw new TensorFileException(stateFile, "unreadable training state: " + e.getMessage());
         }
         long step = Long.parseLong(last.getFileName().toString().substring(PREFIX.length()));

@@ -329,6 +329,92 @@ class FeatureStoreTest {
         }
     }
 
+    /**
+     * A chunk cut or rewritten while the store is open: a clear error naming the chunk at the next read. Through
+     * the memory mapping the reads used before, the truncation killed the JVM with SIGBUS.
+     */
+    @Test
+    void aChunkTruncatedOrRewrittenAfterOpeningIsAClearError() throws IOException {
+        Path dir = encode("cut", Precision.FLOAT32);
+        Path chunk = dir.resolve(FeatureManifest.chunkFileName(1));
+        byte[] whole = Files.readAllBytes(chunk);
+        try (FeatureStore store = FeatureStore.open(dir); PointerScope scope = new PointerScope()) {
+            int[] inChunk1 = range(CHUNK, 2);
+            List<FeatureMap> before = store.features(inChunk1);
+            try (RandomAccessFile f = new RandomAccessFile(chunk.toFile(), "rw")) {
+                f.setLength(whole.length / 3);
+            }
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> store.features(inChunk1));
+            assertTrue(e.getMessage().contains(chunk.toString()) && e.getMessage().contains("truncated"), e.getMessage());
+            assertTrue(e.getCause() instanceof FeatureStoreException, String.valueOf(e.getCause()));
+            store.features(range(0, 2)); // the other chunks still read
+            // the same length, other bytes (a later modification time)
+            byte[] other = whole.clone();
+            other[other.length / 2] ^= 1;
+            Files.write(chunk, other);
+            Files.setLastModifiedTime(chunk, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
+            e = assertThrows(IllegalStateException.class, () -> store.features(inChunk1));
+            assertTrue(e.getMessage().contains("replaced or rewritten"), e.getMessage());
+            assertTrue(before.get(0).tensor().numel() > 0);
+        }
+    }
+
+    /**
+     * A chunk whose header (checksum and manifest entry made to match) lists a tensor twice, or lets two tensors
+     * share bytes, is refused when the store opens.
+     */
+    @Test
+    void chunkHeadersWithRepeatedOrOverlappingTensorsAreRefused() throws IOException {
+        Path dir = encode("forged-header", Precision.FLOAT32);
+        Path chunk = dir.resolve(FeatureManifest.chunkFileName(0));
+        byte[] good = Files.readAllBytes(chunk);
+        byte[] manifest = Files.readAllBytes(dir.resolve(FeatureManifest.FILE));
+        // a feature tensor moved onto the indices' bytes (same dtype and shape as before, inside the file)
+        forgeChunk(dir, chunk, good, manifest, tensors -> {
+            ObjectNode indices = null, feature = null;
+            for (var t : tensors) {
+                ObjectNode o = (ObjectNode) t;
+                if (o.path("name").asText().equals(ChunkFile.INDICES)) indices = o;
+                else if (o.path("name").asText().startsWith(ChunkFile.FEATURE_PREFIX) && feature == null) feature = o;
+            }
+            feature.put("offset", indices.path("offset").asLong());
+        });
+        assertOpenFails(dir, chunk.getFileName().toString(), "overlaps another tensor's bytes");
+        // the indices listed twice
+        forgeChunk(dir, chunk, good, manifest, tensors -> {
+            for (var t : tensors)
+                if (t.path("name").asText().equals(ChunkFile.INDICES)) {
+                    tensors.add(t.deepCopy());
+                    break;
+                }
+        });
+        assertOpenFails(dir, chunk.getFileName().toString(), "twice");
+        Files.write(chunk, good);
+        Files.write(dir.resolve(FeatureManifest.FILE), manifest);
+        FeatureStore.open(dir).close();
+    }
+
+    /** Rewrites chunk's header with {@code edit}, a fresh CRC32C, and the manifest's entry to match. */
+    private static void forgeChunk(Path dir, Path chunk, byte[] good, byte[] manifest, java.util.function.Consumer<ArrayNode> edit) throws IOException {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(good).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int headerLength = (int) b.getLong(16);
+        ObjectNode header = (ObjectNode) FeatureManifest.JSON.readTree(java.util.Arrays.copyOfRange(good, 24, 24 + headerLength));
+        edit.accept((ArrayNode) header.get("tensors"));
+        byte[] h = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsBytes(header);
+        int payload = good.length - 4 - 24 - headerLength;
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(24 + h.length + payload + 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        out.put(good, 0, 16).putLong(h.length).put(h).put(good, 24 + headerLength, payload);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(out.array(), 0, out.position());
+        out.putInt((int) crc.getValue());
+        Files.write(chunk, out.array());
+        ObjectNode m = (ObjectNode) FeatureManifest.JSON.readTree(manifest);
+        for (var c : m.get("chunks"))
+            if (c.path("file").asText().equals(chunk.getFileName().toString()))
+                ((ObjectNode) c).put("bytes", out.capacity()).put("crc32c", java.util.HexFormat.of().toHexDigits((int) crc.getValue()));
+        Files.write(dir.resolve(FeatureManifest.FILE), FeatureManifest.JSON.writeValueAsBytes(m));
+    }
+
     @Test
     void closedStoresRefuseReads() throws IOException {
         Path dir = encode("closed", Precision.FLOAT32);

@@ -53,9 +53,27 @@ public final class TensorFile {
     private static final int PREAMBLE = 8 + 4 + 4 + 8;
     private static final int TRAILER = 4;
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * The largest header a reader accepts. A header entry takes about 100 bytes, so this allows hundreds of
+     * thousands of tensors; anything larger is refused before its bytes are read.
+     */
+    public static final long MAX_HEADER_BYTES = 64L << 20;
 
     /** The JSON metadata and the named tensors of a file, in file order. */
     public record Contents(JsonNode meta, Map<String, Tensor> tensors) {}
+
+    /** One tensor as the header describes it, checked against the payload but not yet read. */
+    public record Entry(String name, String dtype, long[] shape, long offset, long bytes) {}
+
+    /**
+     * A check of a file's header that runs after its structure is validated (entries inside the payload,
+     * disjoint, adding up to at most the payload) and before any tensor is allocated: a caller refuses here
+     * names, dtypes or shapes it does not expect.
+     */
+    @FunctionalInterface
+    public interface HeaderCheck {
+        void check(JsonNode meta, List<Entry> entries) throws TensorFileException;
+    }
 
     private TensorFile() {}
 
@@ -125,6 +143,15 @@ public final class TensorFile {
 
     /** Reads and validates a whole file; the tensors are new CPU tensors owned by the caller. */
     public static Contents read(Path file) throws IOException {
+        return read(file, null);
+    }
+
+    /**
+     * Reads and validates a whole file, running {@code check} (may be null) on the validated header before
+     * anything is allocated for the tensors. The tensors allocated add up to at most the payload's size: the
+     * entries must be disjoint byte ranges of the payload.
+     */
+    public static Contents read(Path file, HeaderCheck check) throws IOException {
         TorchRuntime.init();
         if (!Files.isRegularFile(file)) throw new TensorFileException(file, "no such file");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -142,6 +169,9 @@ public final class TensorFile {
             long headerLength = pre.getLong();
             if (headerLength <= 0 || headerLength > size - PREAMBLE - TRAILER)
                 throw new TensorFileException(file, "header length " + headerLength + " does not fit a " + size + "-byte file");
+            if (headerLength > MAX_HEADER_BYTES)
+                throw new TensorFileException(file, "header of " + headerLength + " bytes is larger than the " + MAX_HEADER_BYTES
+                        + " this library reads: corrupt or forged");
             long payloadStart = PREAMBLE + headerLength;
             long payloadLength = size - TRAILER - payloadStart;
 
@@ -170,42 +200,82 @@ public final class TensorFile {
             }
             if (header == null || !header.path("tensors").isArray())
                 throw new TensorFileException(file, "header has no tensor list");
-            Map<String, Tensor> tensors = new LinkedHashMap<>();
-            for (JsonNode entry : header.get("tensors")) {
-                String name = entry.path("name").asText(null);
-                if (name == null || tensors.containsKey(name)) throw new TensorFileException(file, "missing or repeated tensor name");
-                DType dtype = DType.byName(entry.path("dtype").asText(""));
-                if (dtype == null) throw new TensorFileException(file, "tensor '" + name + "': unknown dtype " + entry.path("dtype"));
-                JsonNode shapeNode = entry.path("shape");
-                if (!shapeNode.isArray()) throw new TensorFileException(file, "tensor '" + name + "': no shape");
-                long[] shape = new long[shapeNode.size()];
-                long count = 1;
-                for (int i = 0; i < shape.length; i++) {
-                    shape[i] = shapeNode.get(i).asLong(-1);
-                    if (shape[i] < 0) throw new TensorFileException(file, "tensor '" + name + "': negative size");
-                    try {
-                        count = Math.multiplyExact(count, shape[i]);
-                    } catch (ArithmeticException e) {
-                        throw new TensorFileException(file, "tensor '" + name + "': size overflow");
-                    }
-                }
-                long offset = entry.path("offset").asLong(-1), bytes = entry.path("bytes").asLong(-1);
-                if (count > Long.MAX_VALUE / dtype.size || bytes != count * dtype.size)
-                    throw new TensorFileException(file, "tensor '" + name + "': " + bytes + " bytes do not match its shape");
-                if (offset < 0 || offset > payloadLength || bytes > payloadLength - offset)
-                    throw new TensorFileException(file, "tensor '" + name + "' lies outside the file");
-                Tensor t = torch.empty(shape, new TensorOptions(dtype.type), new MemoryFormatOptional());
-                if (bytes > 0) {
-                    BytePointer data = new BytePointer(t.data_ptr());
-                    data.capacity(bytes);
-                    readFully(ch, data.asBuffer(), payloadStart + offset, file);
-                }
-                tensors.put(name, t);
+            List<Entry> entries;
+            try {
+                entries = entries(file, header, payloadLength);
+            } catch (RuntimeException e) {
+                throw new TensorFileException(file, "malformed header: " + e);
             }
             JsonNode meta = header.path("meta");
-            return new Contents(meta.isMissingNode() ? JsonNodeFactory.instance.objectNode() : meta,
-                    Collections.unmodifiableMap(tensors));
+            if (meta.isMissingNode()) meta = JsonNodeFactory.instance.objectNode();
+            if (check != null) check.check(meta, Collections.unmodifiableList(entries));
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            for (Entry entry : entries) {
+                DType dtype = DType.byName(entry.dtype());
+                Tensor t = torch.empty(entry.shape(), new TensorOptions(dtype.type), new MemoryFormatOptional());
+                if (entry.bytes() > 0) {
+                    BytePointer data = new BytePointer(t.data_ptr());
+                    data.capacity(entry.bytes());
+                    readFully(ch, data.asBuffer(), payloadStart + entry.offset(), file);
+                }
+                tensors.put(entry.name(), t);
+            }
+            return new Contents(meta, Collections.unmodifiableMap(tensors));
         }
+    }
+
+    /**
+     * The header's tensor list, each entry checked against the payload, and all of them together: disjoint
+     * byte ranges whose sum is at most {@code payloadLength}, so that a small file cannot ask for more memory
+     * than its own size by listing the same bytes many times.
+     */
+    private static List<Entry> entries(Path file, JsonNode header, long payloadLength) throws TensorFileException {
+        List<Entry> entries = new ArrayList<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (JsonNode entry : header.get("tensors")) {
+            if (!entry.isObject()) throw new TensorFileException(file, "tensor entry " + entries.size() + " is not an object");
+            String name = entry.path("name").isTextual() ? entry.path("name").asText() : null;
+            if (name == null || !names.add(name)) throw new TensorFileException(file, "missing or repeated tensor name");
+            DType dtype = DType.byName(entry.path("dtype").asText(""));
+            if (dtype == null) throw new TensorFileException(file, "tensor '" + name + "': unknown dtype " + entry.path("dtype"));
+            JsonNode shapeNode = entry.path("shape");
+            if (!shapeNode.isArray()) throw new TensorFileException(file, "tensor '" + name + "': no shape");
+            if (shapeNode.size() > 64) throw new TensorFileException(file, "tensor '" + name + "': " + shapeNode.size() + " dimensions");
+            long[] shape = new long[shapeNode.size()];
+            long count = 1;
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = shapeNode.get(i).isIntegralNumber() ? shapeNode.get(i).asLong(-1) : -1;
+                if (shape[i] < 0) throw new TensorFileException(file, "tensor '" + name + "': negative or non-integer size");
+                try {
+                    count = Math.multiplyExact(count, shape[i]);
+                } catch (ArithmeticException e) {
+                    throw new TensorFileException(file, "tensor '" + name + "': size overflow");
+                }
+            }
+            long offset = entry.path("offset").isIntegralNumber() ? entry.path("offset").asLong(-1) : -1;
+            long bytes = entry.path("bytes").isIntegralNumber() ? entry.path("bytes").asLong(-1) : -1;
+            if (count > Long.MAX_VALUE / dtype.size || bytes != count * dtype.size)
+                throw new TensorFileException(file, "tensor '" + name + "': " + bytes + " bytes do not match its shape");
+            if (offset < 0 || offset > payloadLength || bytes > payloadLength - offset)
+                throw new TensorFileException(file, "tensor '" + name + "' lies outside the file");
+            entries.add(new Entry(name, dtype.name, shape, offset, bytes));
+        }
+        List<Entry> byOffset = new ArrayList<>(entries);
+        byOffset.sort(java.util.Comparator.comparingLong(Entry::offset).thenComparingLong(Entry::bytes));
+        long end = 0, total = 0;
+        Entry previous = null;
+        for (Entry e : byOffset) {
+            if (e.bytes() == 0) continue;
+            if (previous != null && e.offset() < end)
+                throw new TensorFileException(file, "tensors '" + previous.name() + "' and '" + e.name() + "' overlap (bytes "
+                        + e.offset() + ".." + (end - 1) + " of the payload): corrupt or forged");
+            end = e.offset() + e.bytes();
+            total += e.bytes();
+            previous = e;
+        }
+        if (total > payloadLength)
+            throw new TensorFileException(file, "tensors add up to " + total + " bytes, more than the " + payloadLength + "-byte payload");
+        return entries;
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf, CRC32C crc) throws IOException {
