@@ -9,7 +9,9 @@ import org.bytedeco.javacpp.Loader;
  * JVM that loads libtorch while the cache is being filled crashes inside {@code System.load}; extracting the
  * native resources of openblas and pytorch before the first load avoids that. Call {@link #init()} before
  * touching any {@code org.bytedeco.pytorch} class; every class of this library that uses libtorch does.
- * It also makes sure float32 convolutions compute correct values here ({@link ConvolutionGuard}).
+ * It also sets libtorch's threads to {@link Threads#defaultChoice()} (every available processor unless
+ * OMP_NUM_THREADS says otherwise) and makes sure float32 convolutions compute correct values here
+ * ({@link ConvolutionGuard}).
  */
 public final class TorchRuntime {
     private static volatile boolean initialised;
@@ -32,6 +34,7 @@ public final class TorchRuntime {
                 }
             }
             Loader.load(org.bytedeco.pytorch.global.torch.class);
+            Threads.setTorch(Threads.defaultChoice());
             ConvolutionGuard.apply();
             initialised = true;
         }
