@@ -29,11 +29,15 @@ import org.dreamteacher.nn.ResNetConfig;
  * whatever oneDNN setting the process runs with. Run one JVM per setting:
  *
  * <pre>
- * ONEDNN_MAX_CPU_ISA=SSE41 java -cp target/test-classes:target/classes:$(cat target/cp.txt) org.dreamteacher.torch.ConvProbe sweep [mkldnn-off] [pad16]
- * ONEDNN_MAX_CPU_ISA=ALL   java ... org.dreamteacher.torch.ConvProbe time [mkldnn-off]
+ * ONEDNN_MAX_CPU_ISA=SSE41 java -cp target/test-classes:target/classes:$(cat target/cp.txt) org.dreamteacher.torch.ConvProbe sweep [raw] [mkldnn-off] [pad16]
+ * java ... org.dreamteacher.torch.ConvProbe sweep guarded      (the guard's own choice and plans, as the library runs)
+ * ONEDNN_MAX_CPU_ISA=ALL   java ... org.dreamteacher.torch.ConvProbe time [raw] [mkldnn-off] [only=MODEL]
  * </pre>
  *
- * ONEDNN_MAX_CPU_ISA must be set (else the guard would choose for the probe); the guard's own decision is undone.
+ * Without ONEDNN_MAX_CPU_ISA the guard chooses (AVX2 on AMD family 26). {@code raw} undoes the guard's fallback
+ * (oneDNN off) to measure oneDNN itself; the "sweep" without {@code guarded} runs every shape as it is (or padded
+ * with {@code pad16}), ignoring the guard's plans; "time" runs the models as built, so with the guard's plans.
+ * {@code -Dnocheck=true} lets a step with a non-finite loss (a wrong kernel) be timed anyway.
  */
 public final class ConvProbe {
     static final double TOL = 1e-4;
@@ -49,9 +53,11 @@ public final class ConvProbe {
     public static void main(String[] args) throws Exception {
         Set<String> a = Set.of(args);
         TorchRuntime.init();
-        boolean mkldnn = !a.contains("mkldnn-off");
+        // mkldnn-off: libtorch's own convolutions; raw: oneDNN on even where the guard switched it off (to measure it).
+        if (a.contains("mkldnn-off")) torch.globalContext().setUserEnabledMkldnn(false);
+        else if (a.contains("raw")) torch.globalContext().setUserEnabledMkldnn(true);
+        boolean mkldnn = torch.globalContext().userEnabledMkldnn();
         GUARDED = a.contains("guarded");
-        torch.globalContext().setUserEnabledMkldnn(mkldnn);
         int threads = Integer.getInteger("threads", 2);
         torch.set_num_threads(threads);
         String setting = "ONEDNN_MAX_CPU_ISA=" + System.getenv("ONEDNN_MAX_CPU_ISA") + (mkldnn ? "" : " mkldnn off")
