@@ -55,6 +55,7 @@ public final class ConvolutionGuard {
     private static volatile String setting = "not checked";
     private static volatile String fallback;
     private static volatile int padded;
+    private static volatile boolean subsampleStrided1x1;
 
     private ConvolutionGuard() {}
 
@@ -98,10 +99,18 @@ public final class ConvolutionGuard {
         return Set.copyOf(PLANS.keySet());
     }
 
+    /** Whether strided 1x1 convolutions run as 1x1 convolutions of the subsampled input (see {@link GuardedConv2d}). */
+    static boolean subsampleStrided1x1() {
+        return subsampleStrided1x1;
+    }
+
     static void apply() {
         torch.globalContext().setUserEnabledNNPACK(false);
         String isa = System.getenv("ONEDNN_MAX_CPU_ISA");
         int family = amdFamily();
+        // oneDNN's strided 1x1 backward crashed (SIGFPE, at AVX2 and AVX-512) for 512 and more input channels here: a
+        // crash cannot be checked for, so such convolutions always avoid it on these processors.
+        subsampleStrided1x1 = family >= 26;
         if (isa == null && family >= 26) {
             torch.set_env("ONEDNN_MAX_CPU_ISA", "AVX2", true);
             setting = "oneDNN limited to AVX2 on this AMD family-" + family + " processor";

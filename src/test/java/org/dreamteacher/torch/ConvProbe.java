@@ -62,6 +62,13 @@ public final class ConvProbe {
         torch.set_num_threads(threads);
         String setting = "ONEDNN_MAX_CPU_ISA=" + System.getenv("ONEDNN_MAX_CPU_ISA") + (mkldnn ? "" : " mkldnn off")
                 + (a.contains("pad16") ? " pad16" : "") + (GUARDED ? " guarded (the guard's plan per shape)" : "") + ", " + threads + " threads";
+        for (String x : args) {
+            if (!x.startsWith("shape=")) continue;
+            long[] v = java.util.Arrays.stream(x.substring(6).split(",")).mapToLong(Long::parseLong).toArray();
+            Shape sh = new Shape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
+            double[] e = errors(sh, a.contains("pad16"));
+            System.out.printf(Locale.ROOT, "%s (%s): fwd %.2g dx %.2g dw %.2g%n", sh, setting, e[0], e[1], e[2]);
+        }
         if (a.contains("sweep")) sweep(setting, a.contains("pad16"));
         if (a.contains("time")) time(setting, a);
     }
