@@ -8,10 +8,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
 import org.bytedeco.pytorch.global.torch;
@@ -219,24 +219,34 @@ public final class ConvolutionGuard {
 
     static Errors check(ConvShape s, Padding pad, long n, long h, long wd) {
         try (PointerScope scope = new PointerScope()) {
-            torch.manual_seed(12345);
+            // Inputs from a Java generator: libtorch's global one is left alone (models are initialised from it
+            // while the guard runs, and a seeded model must get the same weights whether or not a shape was checked).
+            SplittableRandom r = new SplittableRandom(12345 + 31L * s.hashCode() + n);
             long fanIn = s.in() / s.groups() * s.kernel() * s.kernel();
-            Tensor x = torch.randn(n, s.in(), h, wd).set_requires_grad(true);
-            Tensor w = torch.randn(s.out(), s.in() / s.groups(), s.kernel(), s.kernel()).mul(new Scalar(1.0 / Math.sqrt(fanIn)))
-                    .set_requires_grad(true);
-            Tensor b = s.bias() ? torch.randn(s.out()).set_requires_grad(true) : null;
+            Tensor x = uniform(r, 1.0, n, s.in(), h, wd).set_requires_grad(true);
+            Tensor w = uniform(r, 1.0 / Math.sqrt(fanIn), s.out(), s.in() / s.groups(), s.kernel(), s.kernel()).set_requires_grad(true);
+            Tensor b = s.bias() ? uniform(r, 1.0, s.out()).set_requires_grad(true) : null;
             Tensor xd = x.detach().to(ScalarType.Double).set_requires_grad(true);
             Tensor wdd = w.detach().to(ScalarType.Double).set_requires_grad(true);
             Tensor bd = b == null ? null : b.detach().to(ScalarType.Double).set_requires_grad(true);
             Tensor y = GuardedConv2d.run(x, w, b, s, pad);
             Tensor yd = GuardedConv2d.run(xd, wdd, bd, s, Padding.NONE);
-            Tensor g = torch.randn(y.sizes().vec().get());
+            Tensor g = uniform(r, 1.0, y.sizes().vec().get());
             y.backward(g, new BoolOptional(), false, new TensorArrayRefOptional());
             yd.backward(g.to(ScalarType.Double), new BoolOptional(), false, new TensorArrayRefOptional());
             double ew = err(w.grad(), wdd.grad());
             if (b != null) ew = worst(ew, err(b.grad(), bd.grad()));
             return new Errors(err(y, yd), err(x.grad(), xd.grad()), ew);
         }
+    }
+
+    /** A float32 tensor of the given shape, uniform in [-scale, scale). */
+    private static Tensor uniform(SplittableRandom r, double scale, long... shape) {
+        long count = 1;
+        for (long d : shape) count *= d;
+        float[] v = new float[Math.toIntExact(count)];
+        for (int i = 0; i < v.length; i++) v[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
+        return torch.tensor(v).reshape(shape);
     }
 
     /** Max absolute error relative to the max magnitude of the float64 value (NaN counts as wrong). */

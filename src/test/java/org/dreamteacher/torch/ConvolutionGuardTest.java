@@ -34,6 +34,28 @@ class ConvolutionGuardTest {
     }
 
     @Test
+    void checkingAShapeLeavesLibtorchsRandomGeneratorAlone() {
+        TorchRuntime.init();
+        try (PointerScope scope = new PointerScope()) {
+            // The first build of this shape runs the check; the second finds it cached. A seeded model must not care.
+            torch.manual_seed(5);
+            GuardedConv2d first = new GuardedConv2d(29, 5, 3, 1, 1, 1, true, options(29, 5));
+            Tensor after1 = torch.randn(4);
+            torch.manual_seed(5);
+            GuardedConv2d second = new GuardedConv2d(29, 5, 3, 1, 1, 1, true, options(29, 5));
+            Tensor after2 = torch.randn(4);
+            assertTrue(first.weight().equal(second.weight()), "same initial weights");
+            assertTrue(after1.equal(after2), "same generator state after construction");
+        }
+    }
+
+    private static org.bytedeco.pytorch.Conv2dOptions options(long in, long out) {
+        var o = new org.bytedeco.pytorch.Conv2dOptions(in, out, new org.bytedeco.javacpp.LongPointer(3, 3));
+        o.padding().put(new org.bytedeco.javacpp.LongPointer(1, 1));
+        return o;
+    }
+
+    @Test
     void everyPlanIsRightOnThisMachine() {
         // The U-Net's output convolution (Cout 1) and a 10-class 1x1 head: wrong as they are on AMD family 26 at AVX2.
         for (var shape : new ConvolutionGuard.ConvShape[] {new ConvolutionGuard.ConvShape(32, 1, 3, 1, 1, 1, true),
