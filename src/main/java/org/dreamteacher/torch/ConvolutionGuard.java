@@ -56,6 +56,7 @@ public final class ConvolutionGuard {
     private static volatile String fallback;
     private static volatile int padded;
     private static volatile boolean subsampleStrided1x1;
+    private static volatile long checkNanos;
 
     private ConvolutionGuard() {}
 
@@ -88,8 +89,8 @@ public final class ConvolutionGuard {
     public static String status() {
         String s = setting;
         int n = PLANS.size();
-        if (n > 0) s += String.format(Locale.ROOT, "; %d convolution shape%s checked against float64 (%d run with padded channels)", n,
-                n == 1 ? "" : "s", padded);
+        if (n > 0) s += String.format(Locale.ROOT, "; %d convolution shape%s checked against float64 in %.1f s (%d run with padded channels)", n,
+                n == 1 ? "" : "s", checkNanos / 1e9, padded);
         String f = fallback;
         return f == null ? s : s + "; " + f;
     }
@@ -136,7 +137,9 @@ public final class ConvolutionGuard {
         synchronized (ConvolutionGuard.class) {
             Plan p = PLANS.get(shape);
             if (p != null) return p;
+            long t0 = System.nanoTime();
             p = decide(shape);
+            checkNanos += System.nanoTime() - t0;
             if (!p.gradInput().none() || !p.noGradInput().none()) padded++;
             PLANS.put(shape, p);
             return p;
