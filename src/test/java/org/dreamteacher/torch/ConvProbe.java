@@ -69,6 +69,12 @@ public final class ConvProbe {
             double[] e = errors(sh, a.contains("pad16"));
             System.out.printf(Locale.ROOT, "%s (%s): fwd %.2g dx %.2g dw %.2g%n", sh, setting, e[0], e[1], e[2]);
         }
+        if (a.contains("models")) {
+            long t0 = System.nanoTime();
+            buildModels();
+            System.out.printf(Locale.ROOT, "built the demo's and the benchmarks' U-Nets and ResNet-18s in %.1f s; guard: %s%n",
+                    (System.nanoTime() - t0) / 1e9, ConvolutionGuard.status());
+        }
         if (a.contains("sweep")) sweep(setting, a.contains("pad16"));
         if (a.contains("time")) time(setting, a);
     }
