@@ -169,12 +169,13 @@ def linear_alphas_cumprod(T=1000):
 def time_steps(step, warmup, iterations):
     for _ in range(warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(iterations):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append((time.perf_counter() - t0) * 1e3)
-    return times
+        cpu.append((time.process_time() - c0) * 1e3)
+    return times, cpu
 
 
 def main():
@@ -216,8 +217,9 @@ def main():
         return loss.item()
 
     for name, model, step in (("unet", unet, unet_step), ("resnet18", resnet, resnet_step)):
-        times = time_steps(step, a.warmup, a.iterations)
+        times, cpu = time_steps(step, a.warmup, a.iterations)
         results[name] = {"median_ms": statistics.median(times), "times_ms": times,
+                         "median_cpu_ms": statistics.median(cpu), "cpu_times_ms": cpu,
                          "parameters": sum(p.numel() for p in model.parameters())}
     results["torch"] = torch.__version__
     results["threads"] = torch.get_num_threads()

@@ -14,6 +14,11 @@ public final class NativeLibrary {
             // The C ABI reads DT_CHECK_FINITE itself; the system property, when set, overrides it.
             Boolean checkFinite = FiniteCheck.propertySetting();
             if (checkFinite != null) DreamTeacherNative.dt_set_check_finite(checkFinite ? 1 : 0);
+            // Every available processor unless OMP_NUM_THREADS says otherwise, as for libtorch. DT_NUM_THREADS,
+            // which the C ABI reads itself, still wins.
+            if (System.getenv("DT_NUM_THREADS") == null) {
+                DreamTeacherNative.dt_set_num_threads(ThreadChoice.defaultChoice().threads());
+            }
             return null;
         } catch (Throwable e) {
             return "the native library could not be loaded (" + e + ")";
@@ -37,7 +42,10 @@ public final class NativeLibrary {
         return DreamTeacherNative.dt_num_threads();
     }
 
-    /** Sets the threads used by the CPU kernels; n {@code <= 0} restores the default. Results do not depend on it. */
+    /**
+     * Sets the threads used by the CPU kernels; n {@code <= 0} restores the C library's own default (DT_NUM_THREADS,
+     * else the hardware's thread count). Results do not depend on it.
+     */
     public static void setNumThreads(int n) {
         requireLoaded();
         DreamTeacherNative.dt_set_num_threads(n);

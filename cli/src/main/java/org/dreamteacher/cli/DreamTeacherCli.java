@@ -1,10 +1,11 @@
 package org.dreamteacher.cli;
 
+import org.dreamteacher.kernels.ThreadChoice;
 import java.io.PrintWriter;
-import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.kernels.Backends;
 import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.kernels.NativeLibrary;
+import org.dreamteacher.torch.Threads;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.Progress;
 import picocli.CommandLine;
@@ -35,7 +36,8 @@ public final class DreamTeacherCli implements Runnable {
     CommandSpec spec;
 
     @Option(names = "--threads", paramLabel = "N", scope = ScopeType.INHERIT,
-            description = "CPU threads for libtorch and the loss kernels (default: libtorch's and the kernels' own, see info).")
+            description = "CPU threads for libtorch and the loss kernels (default: OMP_NUM_THREADS if set, else every available "
+                    + "processor; see info).")
     Integer threads;
 
     @Option(names = "--no-progress", scope = ScopeType.INHERIT, description = "Do not draw progress bars.")
@@ -64,8 +66,9 @@ public final class DreamTeacherCli implements Runnable {
         if (threads != null && threads < 1) throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be >= 1, got " + threads);
         TorchRuntime.init();
         if (threads != null) {
-            torch.set_num_threads(threads);
-            if (NativeLibrary.loadError() == null) NativeLibrary.setNumThreads(threads);
+            ThreadChoice choice = ThreadChoice.choose(Runtime.getRuntime().availableProcessors(), threads, System.getenv("OMP_NUM_THREADS"));
+            Threads.applyToTorch(choice);
+            if (NativeLibrary.loadError() == null) NativeLibrary.setNumThreads(choice.threads());
         }
         if (backend != null && checkBackend) kernels(); // fail early on an unknown or unavailable backend
     }

@@ -10,6 +10,7 @@ import org.dreamteacher.kernels.Backends;
 import org.dreamteacher.kernels.LossKernels;
 import org.dreamteacher.kernels.NativeLibrary;
 import org.dreamteacher.torch.ConvolutionGuard;
+import org.dreamteacher.torch.Threads;
 import org.dreamteacher.torch.TorchRuntime;
 import picocli.CommandLine.Command;
 
@@ -32,8 +33,8 @@ final class InfoCommand extends CliCommand {
                 + torch.get_mkldnn_version().getString().replaceAll("^.*v", "") + ")");
         row(out, "Java", VersionInfo.java());
         String kernelThreads = NativeLibrary.loadError() == null ? Integer.toString(NativeLibrary.numThreads()) : "-";
-        row(out, "threads", "libtorch " + torch.get_num_threads() + ", loss kernels " + kernelThreads + ", cores "
-                + Runtime.getRuntime().availableProcessors());
+        row(out, "threads", "libtorch " + torch.get_num_threads() + ", loss kernels " + kernelThreads + " ("
+                + Threads.current().reason() + ")");
         out.println("loss-kernel backends:");
         for (Map.Entry<String, LossKernels> e : Backends.all().entrySet()) {
             String why = e.getValue().unavailableReason();

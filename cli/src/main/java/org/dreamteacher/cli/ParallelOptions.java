@@ -1,18 +1,19 @@
 package org.dreamteacher.cli;
 
+import org.dreamteacher.kernels.ThreadChoice;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.kernels.NativeLibrary;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.parallel.DistributedContext;
 import org.dreamteacher.parallel.DistributedOptions;
 import org.dreamteacher.parallel.GradientBuckets;
 import org.dreamteacher.parallel.LocalLauncher;
+import org.dreamteacher.torch.Threads;
 import org.dreamteacher.train.Progress;
 import picocli.CommandLine.Option;
 
@@ -117,9 +118,9 @@ final class ParallelOptions {
         if (!o.distributed()) return DataParallel.SINGLE;
         String omp = System.getenv("OMP_NUM_THREADS");
         if (cmd.root.threads == null && System.getenv(LocalLauncher.LOCAL_RANK) != null && omp != null && omp.matches("\\d+")) {
-            int t = Math.max(1, Integer.parseInt(omp));
-            torch.set_num_threads(t);
-            if (NativeLibrary.loadError() == null) NativeLibrary.setNumThreads(t);
+            ThreadChoice t = ThreadChoice.choose(Runtime.getRuntime().availableProcessors(), null, omp);
+            Threads.applyToTorch(t);
+            if (NativeLibrary.loadError() == null) NativeLibrary.setNumThreads(t.threads());
         }
         if (o.rank() != 0) Progress.setEnabled(false);
         context = DistributedContext.join(o);

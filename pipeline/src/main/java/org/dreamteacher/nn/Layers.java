@@ -32,14 +32,17 @@ public final class Layers {
         return conv(in, out, kernel, stride, padding, 1, bias);
     }
 
-    /** A square 2-D convolution with groups (groups == in for depthwise). */
+    /**
+     * A square 2-D convolution with groups (groups == in for depthwise), checked by {@link org.dreamteacher.torch.ConvolutionGuard}
+     * (once per shape and process) before it runs.
+     */
     public static Conv2dImpl conv(long in, long out, long kernel, long stride, long padding, long groups, boolean bias) {
         Conv2dOptions o = new Conv2dOptions(in, out, new LongPointer(kernel, kernel));
         o.stride().put(0, stride).put(1, stride);
         o.padding().put(new LongPointer(padding, padding));
         o.groups().put(groups);
         o.bias().put(bias);
-        return new Conv2dImpl(o);
+        return new org.dreamteacher.torch.GuardedConv2d(in, out, kernel, stride, padding, groups, bias, o);
     }
 
     public static LinearImpl linear(long in, long out) {

@@ -1,87 +1,272 @@
 package org.dreamteacher.torch;
 
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorArrayRefOptional;
-import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * Guards against wrong float32 convolutions from libtorch's oneDNN kernels. On AMD Zen 5 processors (family
- * 26) the oneDNN build inside the PyTorch preset computes wrong input gradients, sometimes NaN, for most 3x3
- * and 7x7 convolutions whose channel counts are not multiples of 16, and wrong forwards for some others
- * (336 of 972 shapes checked against float64; limiting oneDNN to AVX2 still left 18 of 84 wrong). Limited to
- * SSE4.1 kernels every shape was right and convolutions stayed 2-8x faster than libtorch's fallback path.
+ * Makes sure every float32 convolution a model runs computes what float64 computes, and keeps oneDNN's fast
+ * kernels wherever they are right.
  *
- * <p>So, before the first convolution: on such a processor, unless the user set {@code ONEDNN_MAX_CPU_ISA},
- * oneDNN is limited to SSE4.1. Then a canary compares a few float32 convolutions (forward, input and weight
- * gradients) with float64; if any is wrong, oneDNN is switched off for the process and a warning says so.
- * {@link #status()} tells what was done. NNPACK, which does not run on these processors and only prints
- * warnings, is switched off too.
+ * <p>Why: on AMD family-26 processors (Zen 5, as the project's build machines report them) the oneDNN 3.5+ inside
+ * libtorch 2.5 and later computes wrong results, sometimes NaN, in its direct JIT convolutions whenever an
+ * activation in a channel-blocked layout has a padded channel count: the forward when the input channels are not
+ * a multiple of the block (16 at AVX-512, 8 at AVX2), the input gradient when the output channels are not. At
+ * full ISA (AVX-512) some stride-2 input gradients were wrong even with every channel count a multiple of 16
+ * (8 of 300 random shapes); limited to AVX2, with channel counts padded to multiples of 16, 0 of 516 shapes were
+ * wrong ({@code benchmarks/results/models-2026-12-05-conv-guard.md}).
+ *
+ * <p>What it does:
+ * <ul>
+ * <li>At start-up ({@link TorchRuntime#init()}): on such a processor, unless the user set
+ * {@code ONEDNN_MAX_CPU_ISA}, oneDNN is limited to AVX2. NNPACK (which does not run on these processors and only
+ * prints warnings) is switched off. A few convolution shapes are checked at once (the canary).</li>
+ * <li>Every convolution a model builds ({@code Layers.conv} gives a {@link GuardedConv2d}) asks for its
+ * {@link Plan} once per shape and process: the shape is checked against float64 (forward, input and weight
+ * gradients, relative error above 1e-4 or NaN is wrong) as it is; if it is wrong, with its channel counts
+ * zero-padded to multiples of 16 (an internal detail of the forward: the parameters and the math are unchanged);
+ * if that is wrong too, oneDNN is switched off for the process (libtorch's own im2col + BLAS convolutions,
+ * several times slower but right on every shape measured), a warning is logged and {@link #status()} says so.
+ * If even that is wrong the model cannot be built: {@link IllegalStateException}.</li>
+ * </ul>
+ * {@link #status()} tells what was done (shown by {@code dreamteacher info}).
  */
 public final class ConvolutionGuard {
-    private static volatile String status = "not checked";
+    private static final System.Logger LOG = System.getLogger(ConvolutionGuard.class.getName());
+    /** Relative error (max |f32 - f64| / max |f64|) above which a result is wrong. */
+    static final double TOLERANCE = 1e-4;
+    /** Channel counts are padded to multiples of this (oneDNN's widest block). */
+    static final long BLOCK = 16;
+
+    private static final Map<ConvShape, Plan> PLANS = new ConcurrentHashMap<>();
+    private static volatile String setting = "not checked";
+    private static volatile String fallback;
+    private static volatile int padded;
+    private static volatile boolean subsampleStrided1x1;
+    private static volatile long checkNanos;
+    /** Off when the embedding application asked libtorch's process-wide settings to be left alone. */
+    private static volatile boolean active = true;
 
     private ConvolutionGuard() {}
 
+    /** A 2-D convolution's shape apart from batch and image size. */
+    public record ConvShape(long in, long out, long kernel, long stride, long padding, long groups, boolean bias) {
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "in %d, out %d, %dx%d, stride %d%s%s", in, out, kernel, kernel, stride,
+                    groups == 1 ? "" : ", groups " + groups, bias ? ", bias" : "");
+        }
+    }
+
+    /**
+     * How a shape runs: channels padded to {@code in + padIn} and {@code out + padOut} (zeros; the extra outputs
+     * are dropped). {@code gradInput} is for inputs that need a gradient, {@code noGradInput} for those that do not
+     * (an image): the input gradient of the latter is never computed, so it may be wrong without harm.
+     */
+    public record Plan(Padding gradInput, Padding noGradInput) {}
+
+    /** Zero channels added to a convolution's input and output (0, 0: as it is). */
+    public record Padding(long in, long out) {
+        static final Padding NONE = new Padding(0, 0);
+
+        public boolean none() {
+            return in == 0 && out == 0;
+        }
+    }
+
     /** What the guard found and did, for {@code dreamteacher info}. */
     public static String status() {
-        return status;
+        String s = setting;
+        int n = PLANS.size();
+        if (n > 0) s += String.format(Locale.ROOT, "; %d convolution shape%s checked against float64 in %.1f s (%d run with padded channels)", n,
+                n == 1 ? "" : "s", checkNanos / 1e9, padded);
+        String f = fallback;
+        return f == null ? s : s + "; " + f;
+    }
+
+    /** The shapes checked so far. */
+    public static Set<ConvShape> checked() {
+        return Set.copyOf(PLANS.keySet());
+    }
+
+    /** Whether strided 1x1 convolutions run as 1x1 convolutions of the subsampled input (see {@link GuardedConv2d}). */
+    static boolean subsampleStrided1x1() {
+        return subsampleStrided1x1;
     }
 
     static void apply() {
         torch.globalContext().setUserEnabledNNPACK(false);
         String isa = System.getenv("ONEDNN_MAX_CPU_ISA");
-        String limited = null;
-        if (isa == null && amdFamily() >= 26) {
-            torch.set_env("ONEDNN_MAX_CPU_ISA", "SSE41", true);
-            limited = "oneDNN limited to SSE4.1 on this AMD family-" + amdFamily() + " processor";
+        int family = amdFamily();
+        // oneDNN's strided 1x1 backward crashed (SIGFPE, at AVX2 and AVX-512) for 512 and more input channels here: a
+        // crash cannot be checked for, so such convolutions always avoid it on these processors.
+        subsampleStrided1x1 = family >= 26;
+        if (isa == null && family >= 26) {
+            torch.set_env("ONEDNN_MAX_CPU_ISA", "AVX2", true);
+            setting = "oneDNN limited to AVX2 on this AMD family-" + family + " processor";
+        } else {
+            setting = isa != null ? "ONEDNN_MAX_CPU_ISA=" + isa + " (set by the user)" : "oneDNN unrestricted";
         }
-        String failure = canary();
-        if (failure == null) {
-            status = (limited != null ? limited + "; " : "") + "float32 convolutions checked against float64: correct";
-            return;
+        // The canary: shapes the models use, plus some that were wrong here, so a broken setting shows at once.
+        for (long[] s : new long[][] {{1, 32, 3, 1, 1}, {32, 32, 3, 1, 1}, {32, 64, 3, 2, 1}, {64, 128, 1, 2, 0}, {32, 1, 3, 1, 1},
+            {24, 12, 3, 2, 1}, {16, 24, 7, 1, 3}}) {
+            cachedPlan(new ConvShape(s[0], s[1], s[2], s[3], s[4], 1, false));
         }
-        torch.globalContext().setUserEnabledMkldnn(false);
-        String again = canary();
-        status = "oneDNN convolutions were wrong here (" + failure + "); oneDNN switched off"
-                + (again == null ? ", after which convolutions are correct" : ", and convolutions are STILL wrong: " + again);
-        System.err.println("dreamteacher: warning: " + status);
     }
 
-    /** A failing shape and its error, or null when every convolution matched float64. */
-    private static String canary() {
-        long[][] shapes = { // batch, in, out, kernel, stride
-            {2, 8, 8, 3, 1}, {2, 1, 4, 3, 1}, {3, 24, 12, 3, 2}, {2, 16, 24, 7, 1}, {2, 48, 32, 3, 2}, {4, 32, 64, 3, 1}};
-        try (PointerScope scope = new PointerScope()) {
-            torch.manual_seed(12345);
-            for (long[] s : shapes) {
-                Tensor x = torch.randn(s[0], s[1], 9, 11).set_requires_grad(true);
-                Tensor w = torch.randn(s[2], s[1], s[3], s[3]).mul(new org.bytedeco.pytorch.Scalar(1.0 / Math.sqrt(s[1] * s[3] * s[3])))
-                        .set_requires_grad(true);
-                Tensor xd = x.detach().to(ScalarType.Double).set_requires_grad(true);
-                Tensor wd = w.detach().to(ScalarType.Double).set_requires_grad(true);
-                Tensor y = conv(x, w, s), yd = conv(xd, wd, s);
-                Tensor g = torch.randn(y.sizes().vec().get());
-                y.backward(g, new BoolOptional(), false, new TensorArrayRefOptional());
-                yd.backward(g.to(ScalarType.Double), new BoolOptional(), false, new TensorArrayRefOptional());
-                double ef = err(y, yd), ex = err(x.grad(), xd.grad()), ew = err(w.grad(), wd.grad());
-                if (!(ef < 1e-3 && ex < 1e-3 && ew < 1e-3)) {
-                    return String.format("in %d, out %d, %dx%d, stride %d: relative errors forward %.2g, input grad %.2g, weight grad %.2g",
-                            s[1], s[2], s[3], s[3], s[4], ef, ex, ew);
-                }
+    /**
+     * Leaves libtorch as it is: no ISA limit, NNPACK untouched, no checks ({@link TorchRuntime#SETTINGS_PROPERTY}
+     * {@code =false}); every shape then runs as it is.
+     */
+    static void leaveAlone() {
+        active = false;
+        setting = "not applied (" + TorchRuntime.SETTINGS_PROPERTY + "=false): convolutions are not checked";
+    }
+
+    /** What {@link #apply()} changed in the process, for the log. */
+    static String processSettings() {
+        return "NNPACK off; " + setting + (subsampleStrided1x1 ? "; strided 1x1 convolutions run on subsampled inputs" : "");
+    }
+
+    /** The plan for a shape, checked against float64 on first use in this process (then cached). */
+    public static Plan plan(ConvShape shape) {
+        if (!active) return new Plan(Padding.NONE, Padding.NONE);
+        Plan p = PLANS.get(shape);
+        if (p != null) return p;
+        TorchRuntime.init();
+        return cachedPlan(shape);
+    }
+
+    private static Plan cachedPlan(ConvShape shape) {
+        synchronized (ConvolutionGuard.class) {
+            Plan p = PLANS.get(shape);
+            if (p != null) return p;
+            long t0 = System.nanoTime();
+            p = decide(shape);
+            checkNanos += System.nanoTime() - t0;
+            if (!p.gradInput().none() || !p.noGradInput().none()) padded++;
+            PLANS.put(shape, p);
+            return p;
+        }
+    }
+
+    private static Plan decide(ConvShape s) {
+        Padding blocked = new Padding(padding(s.in()), padding(s.out()));
+        // Depthwise: input and output channels pad together; other grouped convolutions cannot be padded.
+        boolean canPad = (s.groups() == 1 || (s.groups() == s.in() && s.in() == s.out())) && !blocked.none();
+        List<Padding> candidates = !canPad ? List.of(Padding.NONE)
+                : s.groups() == 1 ? List.of(Padding.NONE, new Padding(0, blocked.out()), new Padding(blocked.in(), 0), blocked)
+                : List.of(Padding.NONE, blocked);
+        Padding grad = null, noGrad = null;
+        String failure = null;
+        for (Padding c : candidates) {
+            Errors e = check(s, c);
+            if (noGrad == null && e.forwardAndWeightRight()) noGrad = c;
+            if (e.allRight()) {
+                grad = c;
+                break;
             }
+            if (failure == null) failure = e.describe();
         }
-        return null;
+        if (grad != null) return new Plan(grad, noGrad);
+        if (fallback == null) {
+            torch.globalContext().setUserEnabledMkldnn(false);
+            fallback = "oneDNN was wrong for " + s + " (" + failure + "), padded or not; oneDNN switched off, convolutions use libtorch's "
+                    + "slower im2col path";
+            LOG.log(Level.WARNING, fallback);
+            PLANS.clear(); // shapes checked with oneDNN on are checked again
+            padded = 0;
+        }
+        Errors again = check(s, Padding.NONE);
+        if (!again.allRight()) {
+            throw new IllegalStateException("float32 convolutions are wrong on this machine even without oneDNN: " + s + " ("
+                    + again.describe() + "); refusing to train with them");
+        }
+        return new Plan(Padding.NONE, Padding.NONE);
     }
 
-    private static Tensor conv(Tensor x, Tensor w, long[] s) {
-        return torch.conv2d(x, w, new TensorOptional(), new long[] {s[4]}, new long[] {s[3] / 2}, new long[] {1}, 1);
+    private static long padding(long channels) {
+        return (BLOCK - channels % BLOCK) % BLOCK;
+    }
+
+    /** Relative errors of forward, input gradient and weight gradient (bias gradient with the weight's). */
+    record Errors(double forward, double input, double weight) {
+        boolean allRight() {
+            return forward <= TOLERANCE && input <= TOLERANCE && weight <= TOLERANCE;
+        }
+
+        boolean forwardAndWeightRight() {
+            return forward <= TOLERANCE && weight <= TOLERANCE;
+        }
+
+        String describe() {
+            return String.format(Locale.ROOT, "relative errors forward %.2g, input grad %.2g, weight grad %.2g", forward, input, weight);
+        }
+    }
+
+    /** The worst errors over a few batch and image sizes, run the way {@link GuardedConv2d} runs the shape. */
+    static Errors check(ConvShape s, Padding pad) {
+        double f = 0, x = 0, w = 0;
+        long k = s.kernel();
+        // Odd and even sizes, a batch of 16 (some wrong kernels showed only with larger batches); smaller for wide layers.
+        boolean wide = s.in() / s.groups() * s.out() * k * k > 128 * 128 * 9;
+        long[][] sizes = {{2, Math.max(k, 7), Math.max(k, 7)}, {3, Math.max(k, 12), Math.max(k, 9)}, {wide ? 8 : 16, Math.max(k, 8), Math.max(k, 8)}};
+        for (long[] nhw : sizes) {
+            Errors e = check(s, pad, nhw[0], nhw[1], nhw[2]);
+            f = worst(f, e.forward());
+            x = worst(x, e.input());
+            w = worst(w, e.weight());
+        }
+        return new Errors(f, x, w);
+    }
+
+    private static double worst(double a, double b) {
+        return Double.isNaN(a) || Double.isNaN(b) ? Double.POSITIVE_INFINITY : Math.max(a, b);
+    }
+
+    static Errors check(ConvShape s, Padding pad, long n, long h, long wd) {
+        try (PointerScope scope = new PointerScope()) {
+            // Inputs from a Java generator: libtorch's global one is left alone (models are initialised from it
+            // while the guard runs, and a seeded model must get the same weights whether or not a shape was checked).
+            SplittableRandom r = new SplittableRandom(12345 + 31L * s.hashCode() + n);
+            long fanIn = s.in() / s.groups() * s.kernel() * s.kernel();
+            Tensor x = uniform(r, 1.0, n, s.in(), h, wd).set_requires_grad(true);
+            Tensor w = uniform(r, 1.0 / Math.sqrt(fanIn), s.out(), s.in() / s.groups(), s.kernel(), s.kernel()).set_requires_grad(true);
+            Tensor b = s.bias() ? uniform(r, 1.0, s.out()).set_requires_grad(true) : null;
+            Tensor xd = x.detach().to(ScalarType.Double).set_requires_grad(true);
+            Tensor wdd = w.detach().to(ScalarType.Double).set_requires_grad(true);
+            Tensor bd = b == null ? null : b.detach().to(ScalarType.Double).set_requires_grad(true);
+            Tensor y = GuardedConv2d.run(x, w, b, s, pad);
+            Tensor yd = GuardedConv2d.run(xd, wdd, bd, s, Padding.NONE);
+            Tensor g = uniform(r, 1.0, y.sizes().vec().get());
+            y.backward(g, new BoolOptional(), false, new TensorArrayRefOptional());
+            yd.backward(g.to(ScalarType.Double), new BoolOptional(), false, new TensorArrayRefOptional());
+            double ew = err(w.grad(), wdd.grad());
+            if (b != null) ew = worst(ew, err(b.grad(), bd.grad()));
+            return new Errors(err(y, yd), err(x.grad(), xd.grad()), ew);
+        }
+    }
+
+    /** A float32 tensor of the given shape, uniform in [-scale, scale). */
+    private static Tensor uniform(SplittableRandom r, double scale, long... shape) {
+        long count = 1;
+        for (long d : shape) count *= d;
+        float[] v = new float[Math.toIntExact(count)];
+        for (int i = 0; i < v.length; i++) v[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
+        return torch.tensor(v).reshape(shape);
     }
 
     /** Max absolute error relative to the max magnitude of the float64 value (NaN counts as wrong). */

@@ -3,15 +3,26 @@ package org.dreamteacher.torch;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import org.bytedeco.javacpp.Loader;
+import org.dreamteacher.kernels.ThreadChoice;
 
 /**
  * Loads libtorch safely. On a machine whose JavaCPP cache ({@code ~/.javacpp/cache}) is empty, the first
  * JVM that loads libtorch while the cache is being filled crashes inside {@code System.load}; extracting the
  * native resources of openblas and pytorch before the first load avoids that. Call {@link #init()} before
  * touching any {@code org.bytedeco.pytorch} class; every class of this library that uses libtorch does.
- * It also makes sure float32 convolutions compute correct values here ({@link ConvolutionGuard}).
+ *
+ * <p>It also changes settings of libtorch that hold for the whole process, and logs which (at DEBUG, through
+ * {@link System.Logger}): libtorch's intra-op threads become {@link ThreadChoice#defaultChoice()} (every available
+ * processor unless {@code OMP_NUM_THREADS} says otherwise); NNPACK is switched off; on AMD family-26 processors
+ * oneDNN is limited to AVX2 and strided 1x1 convolutions run on subsampled inputs; and every convolution shape a
+ * model builds is checked against float64 ({@link ConvolutionGuard}). An application that embeds libtorch for
+ * other work and wants none of that starts the JVM with {@code -D}{@value #SETTINGS_PROPERTY}{@code =false}: then
+ * {@code init()} only extracts and loads libtorch, and convolutions are neither limited nor checked.
  */
 public final class TorchRuntime {
+    /** System property; {@code false} leaves libtorch's process-wide settings as they are. */
+    public static final String SETTINGS_PROPERTY = "dreamteacher.torch.settings";
+    private static final System.Logger LOG = System.getLogger(TorchRuntime.class.getName());
     private static volatile boolean initialised;
 
     private TorchRuntime() {}
@@ -32,7 +43,18 @@ public final class TorchRuntime {
                 }
             }
             Loader.load(org.bytedeco.pytorch.global.torch.class);
-            ConvolutionGuard.apply();
+            if (Boolean.parseBoolean(System.getProperty(SETTINGS_PROPERTY, "true").trim())) {
+                ThreadChoice threads = ThreadChoice.defaultChoice();
+                Threads.setTorch(threads);
+                ConvolutionGuard.apply();
+                LOG.log(System.Logger.Level.DEBUG, () -> "libtorch process settings: " + threads.threads() + " threads ("
+                        + threads.reason() + "); " + ConvolutionGuard.processSettings() + " (-D" + SETTINGS_PROPERTY
+                        + "=false leaves them alone)");
+            } else {
+                ConvolutionGuard.leaveAlone();
+                LOG.log(System.Logger.Level.DEBUG, () -> "libtorch process settings left as they are (" + SETTINGS_PROPERTY
+                        + "=false)");
+            }
             initialised = true;
         }
     }
