@@ -65,7 +65,10 @@ final class NnSupport {
         }
     }
 
-    /** Parameters whose dotted name starts (or does not start) with one of the prefixes. */
+    /**
+     * Parameters whose dotted name starts (or does not start) with one of the prefixes, as owning handles (the
+     * dictionary's items are references into it, which would dangle once it is freed).
+     */
     static List<Tensor> parameters(Module m, List<String> prefixes, boolean matching) {
         List<Tensor> out = new ArrayList<>();
         StringTensorDict params = m.named_parameters(true);
@@ -73,7 +76,7 @@ final class NnSupport {
             String name = params.get(i).key().getString();
             boolean match = false;
             for (String p : prefixes) match |= name.startsWith(p);
-            if (match == matching) out.add(params.get(i).value());
+            if (match == matching) out.add(new Tensor(params.get(i).value()));
         }
         return out;
     }

@@ -220,8 +220,11 @@ public final class GradientBuckets implements AutoCloseable {
     /** Whether {@code parameters} have the count and sizes these buckets were laid out for. */
     public boolean fits(TensorVector parameters) {
         if (parameters.size() != sizes.length) return false;
-        for (int i = 0; i < sizes.length; i++)
+        for (int i = 0; i < sizes.length; i++) {
             if (parameters.get(i).numel() != sizes[i]) return false;
+            // the same parameters, not others of the same sizes (the hooks are on these)
+            if (i < hooked.size() && hooked.get(i) != null && !hooked.get(i).is_same(parameters.get(i))) return false;
+        }
         return true;
     }
 
@@ -310,7 +313,9 @@ public final class GradientBuckets implements AutoCloseable {
     private void attach(TensorVector parameters) {
         for (int i = 0; i < sizes.length; i++) {
             final int index = i;
-            Tensor p = parameters.get(i);
+            // An owning handle: TensorVector.get returns a reference into the vector's storage, which dangles once
+            // the caller frees the vector (a finished stage of the run), and close() still needs the parameter.
+            Tensor p = new Tensor(parameters.get(i));
             if (!p.requires_grad()) { // libtorch refuses hooks there; such a parameter never has a gradient to pack
                 hooked.add(null);
                 hooks.add(null);
