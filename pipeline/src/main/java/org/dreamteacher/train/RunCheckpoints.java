@@ -115,11 +115,16 @@ public final class RunCheckpoints {
                 Path f = tmp.resolve(e.getKey() + ".optim");
                 OutputArchive out = new OutputArchive();
                 e.getValue().save(out);
-                try {
-                    out.save_to(f.toString());
+                // Serialised into memory, then written by Java: libtorch's own file writer fails inside a destructor
+                // when the disk fills up, which aborts the process instead of raising an error.
+                byte[] bytes;
+                try (ArchiveBytes sink = new ArchiveBytes()) {
+                    out.save_to(sink);
+                    bytes = sink.bytes();
                 } catch (RuntimeException ex) {
-                    throw new IOException(f + ": cannot write optimiser state: " + ex.getMessage().lines().findFirst().orElse(""), ex);
+                    throw new IOException(f + ": cannot serialise optimiser state: " + ex.getMessage().lines().findFirst().orElse(""), ex);
                 }
+                Files.write(f, bytes);
                 force(f);
             }
             Path stateFile = tmp.resolve(STATE);
@@ -288,6 +293,23 @@ public final class RunCheckpoints {
         if (!Files.exists(root)) return;
         try (Stream<Path> s = Files.walk(root)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
+
+    /** Collects what libtorch's archive writer emits (a callback from native code), for Java to write. */
+    private static final class ArchiveBytes extends org.bytedeco.pytorch.ArchiveWriter {
+        private final java.io.ByteArrayOutputStream buffer = new java.io.ByteArrayOutputStream();
+
+        @Override
+        public long call(org.bytedeco.javacpp.Pointer data, long size) {
+            byte[] chunk = new byte[Math.toIntExact(size)];
+            new org.bytedeco.javacpp.BytePointer(data).capacity(size).get(chunk);
+            buffer.write(chunk, 0, chunk.length);
+            return size;
+        }
+
+        byte[] bytes() {
+            return buffer.toByteArray();
         }
     }
 }
