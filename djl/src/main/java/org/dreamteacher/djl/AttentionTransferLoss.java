@@ -76,10 +76,8 @@ public class AttentionTransferLoss extends Loss {
     @Override
     public NDArray evaluate(NDList labels, NDList predictions) {
         String op = getName();
-        NDArray teacher = KernelCall.single(op, "labels (the teacher)", labels);
-        NDArray student = KernelCall.single(op, "predictions (the student)", predictions);
-        KernelCall.float32(op, "student (prediction)", student);
-        KernelCall.float32(op, "teacher (label)", teacher);
+        NDArray[] st = KernelCall.studentAndTeacher(op, labels, predictions);
+        NDArray student = st[0], teacher = st[1];
         Shape s = student.getShape();
         Shape t = teacher.getShape();
         if (s.dimension() != 4 || t.dimension() != 4) {

@@ -60,6 +60,18 @@ final class KernelCall {
         return list.get(0);
     }
 
+    /**
+     * The student (the one prediction) and the teacher (the one label) of a loss call, each checked to be float32
+     * with 1 to 2^31 - 1 elements: {@code {student, teacher}}.
+     */
+    static NDArray[] studentAndTeacher(String loss, ai.djl.ndarray.NDList labels, ai.djl.ndarray.NDList predictions) {
+        NDArray teacher = single(loss, "labels (the teacher)", labels);
+        NDArray student = single(loss, "predictions (the student)", predictions);
+        float32(loss, "student (prediction)", student);
+        float32(loss, "teacher (label)", teacher);
+        return new NDArray[] {student, teacher};
+    }
+
     /** Checks the dtype and the element count of an input (float32, at most 2^31 - 1 elements). */
     static void float32(String loss, String what, NDArray a) {
         if (a.getDataType() != DataType.FLOAT32) {

@@ -58,10 +58,8 @@ public class SoftTargetCrossEntropyLoss extends Loss {
     @Override
     public NDArray evaluate(NDList labels, NDList predictions) {
         String op = getName();
-        NDArray teacher = KernelCall.single(op, "labels (the teacher)", labels);
-        NDArray student = KernelCall.single(op, "predictions (the student)", predictions);
-        KernelCall.float32(op, "student logits (prediction)", student);
-        KernelCall.float32(op, "teacher logits (label)", teacher);
+        NDArray[] st = KernelCall.studentAndTeacher(op, labels, predictions);
+        NDArray student = st[0], teacher = st[1];
         Shape shape = student.getShape();
         if (shape.dimension() < 2) {
             throw new IllegalArgumentException(op + ": the logits must be (N,K) or (N,K,d1,...), got shape " + shape);

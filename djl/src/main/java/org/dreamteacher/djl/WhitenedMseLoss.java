@@ -70,10 +70,8 @@ public class WhitenedMseLoss extends Loss {
     @Override
     public NDArray evaluate(NDList labels, NDList predictions) {
         String op = getName();
-        NDArray teacher = KernelCall.single(op, "labels (the teacher)", labels);
-        NDArray student = KernelCall.single(op, "predictions (the student)", predictions);
-        KernelCall.float32(op, "student (prediction)", student);
-        KernelCall.float32(op, "teacher (label)", teacher);
+        NDArray[] st = KernelCall.studentAndTeacher(op, labels, predictions);
+        NDArray student = st[0], teacher = st[1];
         Shape shape = student.getShape();
         if (shape.dimension() != 4) {
             throw new IllegalArgumentException(op + ": the student must be (N,C,H,W), got shape " + shape);
