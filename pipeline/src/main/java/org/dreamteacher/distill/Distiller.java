@@ -42,6 +42,7 @@ import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
+import org.dreamteacher.train.RunLock;
 
 /**
  * Unsupervised DreamTeacher pretraining: a backbone plus a {@link FeatureRegressor} learn to predict the frozen
@@ -182,10 +183,7 @@ public final class Distiller {
      */
     public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
         // One run per folder: a second one fails here, naming the first's process (only rank 0 writes files).
-        if (!parallel.writesFiles()) return runUnlocked(runDir, resume, stopAfter);
-        try (org.dreamteacher.train.RunLock lock = org.dreamteacher.train.RunLock.acquire(runDir)) {
-            return runUnlocked(runDir, resume, stopAfter);
-        }
+        return RunLock.holding(runDir, parallel.writesFiles(), () -> runUnlocked(runDir, resume, stopAfter));
     }
 
     private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {

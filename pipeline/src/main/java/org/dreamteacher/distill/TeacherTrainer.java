@@ -28,6 +28,7 @@ import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
+import org.dreamteacher.train.RunLock;
 import org.dreamteacher.train.SameRun;
 
 /**
@@ -88,10 +89,7 @@ public final class TeacherTrainer {
      */
     public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
         // One run per folder: a second one fails here, naming the first's process (only rank 0 writes files).
-        if (!parallel.writesFiles()) return runUnlocked(runDir, resume, stopAfter);
-        try (org.dreamteacher.train.RunLock lock = org.dreamteacher.train.RunLock.acquire(runDir)) {
-            return runUnlocked(runDir, resume, stopAfter);
-        }
+        return RunLock.holding(runDir, parallel.writesFiles(), () -> runUnlocked(runDir, resume, stopAfter));
     }
 
     private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {

@@ -73,4 +73,21 @@ public final class RunLock implements AutoCloseable {
             channel.close();
         }
     }
+
+    /** A run's body, which may fail with an {@link IOException}. */
+    @FunctionalInterface
+    public interface Body<T> {
+        T run() throws IOException;
+    }
+
+    /**
+     * Runs {@code body} holding the lock of {@code runDir} when this process writes the folder ({@code writesFiles}:
+     * rank 0, or a single process); other ranks write nothing there and run it without the lock.
+     */
+    public static <T> T holding(Path runDir, boolean writesFiles, Body<T> body) throws IOException {
+        if (!writesFiles) return body.run();
+        try (RunLock lock = acquire(runDir)) {
+            return body.run();
+        }
+    }
 }
