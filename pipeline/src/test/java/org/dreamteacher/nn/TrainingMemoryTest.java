@@ -2,9 +2,6 @@ package org.dreamteacher.nn;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
@@ -16,23 +13,19 @@ import org.dreamteacher.diffusion.DiffusionConfig;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.diffusion.UNetConfig;
+import org.dreamteacher.kernels.ResidentMemory;
 import org.junit.jupiter.api.Test;
 
 /**
- * 1,000 training steps of a U-Net (DDPM loss) and a ResNet with its regressor keep the process's resident
- * memory flat, the models and optimisers living outside the per-step {@code PointerScope}.
+ * Windows of 1,000 training steps of a U-Net (DDPM loss) and a ResNet with its regressor keep the process's
+ * resident memory flat ({@link ResidentMemory}), the models and optimisers living outside the per-step
+ * {@code PointerScope}.
  */
 class TrainingMemoryTest {
     private static final long ALLOWED_GROWTH_KB = 16 * 1024;
 
-    private static long rssKb() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status")))
-            if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
-        throw new IllegalStateException("no VmRSS");
-    }
-
     @Test
-    void thousandTrainingStepsKeepNativeMemoryFlat() throws IOException {
+    void thousandTrainingStepsKeepNativeMemoryFlat() throws Exception {
         torch.manual_seed(0);
         UNetConfig u = new UNetConfig(1, 1, 8, 4, List.of(1, 2), 1, List.of(4), 2, 0, true, 0.1, 0, 2, List.of(0));
         GaussianDiffusion diffusion = DiffusionConfig.of(u).build();
@@ -47,33 +40,33 @@ class TrainingMemoryTest {
         Tensor x = noise.normal(2, 1, 8, 8).retainReference();
         Tensor y = torch.tensor(1L, 2L).retainReference();
 
-        long before = 0;
-        for (int step = 0; step < 1_100; step++) {
-            if (step == 100) { // after warm-up: allocator pools, optimiser state, JIT
-                System.gc();
-                before = rssKb();
+        int[] step = {0};
+        ResidentMemory.Window steps = () -> {
+            for (int i = 0; i < 1_000; i++) trainStep(step[0]++, diffusion, unetOpt, resnet, regressor, resnetOpt, noise, x, y);
+        };
+        for (int i = 0; i < 100; i++) trainStep(step[0]++, diffusion, unetOpt, resnet, regressor, resnetOpt, noise, x, y);
+        ResidentMemory.assertFlat("1,000 training steps", 3, ALLOWED_GROWTH_KB, steps); // after warm-up: pools, optimiser state, JIT
+    }
+
+    /** Even steps train the U-Net, odd ones the ResNet with the regressor. */
+    private static void trainStep(int step, GaussianDiffusion diffusion, AdamW unetOpt, ResNet resnet,
+            FeatureRegressor regressor, AdamW resnetOpt, Noise noise, Tensor x, Tensor y) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor loss;
+            if (step % 2 == 0) {
+                loss = diffusion.trainingLoss(x, noise);
+                unetOpt.zero_grad();
+                loss.backward();
+                unetOpt.step();
+            } else {
+                List<FeatureMap> f = resnet.features(x);
+                loss = torch.cross_entropy(resnet.classify(x), y);
+                for (Tensor r : regressor.forward(Backbone.tensors(f))) loss = loss.add(r.pow(new org.bytedeco.pytorch.Scalar(2)).mean());
+                resnetOpt.zero_grad();
+                loss.backward();
+                resnetOpt.step();
             }
-            try (PointerScope scope = new PointerScope()) { // even steps train the U-Net, odd ones the ResNet
-                Tensor loss;
-                if (step % 2 == 0) {
-                    loss = diffusion.trainingLoss(x, noise);
-                    unetOpt.zero_grad();
-                    loss.backward();
-                    unetOpt.step();
-                } else {
-                    List<FeatureMap> f = resnet.features(x);
-                    loss = torch.cross_entropy(resnet.classify(x), y);
-                    for (Tensor r : regressor.forward(Backbone.tensors(f))) loss = loss.add(r.pow(new org.bytedeco.pytorch.Scalar(2)).mean());
-                    resnetOpt.zero_grad();
-                    loss.backward();
-                    resnetOpt.step();
-                }
-                assertTrue(Float.isFinite(loss.item_float()));
-            }
+            assertTrue(Float.isFinite(loss.item_float()));
         }
-        System.gc();
-        long after = rssKb();
-        System.out.printf("RSS over 1,000 training steps: %d kB -> %d kB%n", before, after);
-        assertTrue(after - before <= ALLOWED_GROWTH_KB, "RSS grew by " + (after - before) + " kB over 1,000 steps");
     }
 }

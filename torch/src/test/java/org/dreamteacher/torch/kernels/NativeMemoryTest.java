@@ -3,57 +3,44 @@ package org.dreamteacher.torch.kernels;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
 import org.dreamteacher.kernels.LossKernels;
+import org.dreamteacher.kernels.ResidentMemory;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.kernels.TestArrays;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.Test;
 
-/** 100,000 calls keep the process's resident memory flat (read from /proc/self/status). */
+/** Windows of 100,000 calls keep the process's resident memory flat ({@link ResidentMemory}). */
 class NativeMemoryTest {
     private static final int CALLS = 100_000;
+    private static final int WINDOWS = 3;
     private static final long ALLOWED_GROWTH_KB = 8 * 1024;
-
-    private static long rssKb() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
-        }
-        throw new IllegalStateException("no VmRSS in /proc/self/status");
-    }
 
     interface Body {
         void call(int i);
     }
 
-    private static void assertFlat(String label, Body body) throws IOException {
-        for (int i = 0; i < 2_000; i++) body.call(i); // warm-up: thread pool, scratch buffers, JIT
-        System.gc();
-        long before = rssKb();
-        for (int i = 0; i < CALLS; i++) body.call(i);
-        System.gc();
-        long after = rssKb();
-        System.out.printf("%s: RSS %d kB -> %d kB over %d calls%n", label, before, after, CALLS);
-        assertTrue(after - before <= ALLOWED_GROWTH_KB,
-                label + ": RSS grew by " + (after - before) + " kB over " + CALLS + " calls");
+    /** A warm-up (thread pool, scratch buffers, JIT), then windows of {@link #CALLS} calls. */
+    private static void assertFlat(String label, Body body) throws Exception {
+        for (int i = 0; i < 20_000; i++) body.call(i);
+        ResidentMemory.assertFlat(label, WINDOWS, ALLOWED_GROWTH_KB, () -> {
+            for (int i = 0; i < CALLS; i++) body.call(i);
+        });
     }
 
     @Test
-    void rawAddressCallsOfAllKernels() throws IOException {
+    void rawAddressCallsOfAllKernels() throws Exception {
         LossKernels cpu = Backends.get("cpu");
         try (FloatPointer s = new FloatPointer(TestArrays.gaussian(1, 2 * 8 * 6 * 6, 1, 0));
                 FloatPointer t = new FloatPointer(TestArrays.gaussian(2, 2 * 8 * 6 * 6, 1, 0));
                 FloatPointer loss = new FloatPointer(1); FloatPointer grad = new FloatPointer(2 * 8 * 6 * 6)) {
             long sa = s.address(), ta = t.address(), la = loss.address(), ga = grad.address();
+            WhitenMode[] modes = WhitenMode.values(); // once: values() allocates a new array on each call
             assertFlat("raw API", i -> {
                 switch (i % 3) {
-                    case 0 -> cpu.whitenedMse(sa, ta, 2, 8, 6, 6, WhitenMode.values()[i & 1], 1e-5f, 1f, la, ga, 0);
+                    case 0 -> cpu.whitenedMse(sa, ta, 2, 8, 6, 6, modes[i & 1], 1e-5f, 1f, la, ga, 0);
                     case 1 -> cpu.attentionTransfer(sa, 8, ta, 8, 2, 6, 6, 2f, AttentionDistance.NORM, 1e-12f, 1f,
                             la, ga, 0);
                     default -> cpu.softTargetCe(sa, ta, 2, 8, 36, 4f, 1f, la, ga, 0);
@@ -63,7 +50,7 @@ class NativeMemoryTest {
     }
 
     @Test
-    void tensorCallsInsideScopes() throws IOException {
+    void tensorCallsInsideScopes() throws Exception {
         TensorLossKernels cpu = TensorLossKernels.get("cpu");
         Tensor s = TestData.floats(TestArrays.gaussian(3, 2 * 8 * 6 * 6, 1, 0), 2, 8, 6, 6);
         Tensor t = TestData.floats(TestArrays.gaussian(4, 2 * 8 * 6 * 6, 1, 0), 2, 8, 6, 6);
