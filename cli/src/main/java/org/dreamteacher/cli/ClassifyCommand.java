@@ -36,17 +36,22 @@ abstract class ClassifyCommand extends CliCommand {
             + "For several seeds, pretrain once per seed (one labelled subset each) and evaluate each with its own file."})
     Path labelled;
 
-    @Option(names = "--steps", paramLabel = "N", description = "Optimiser steps (default: 1000 for probe, on features computed once; 500 for finetune).")
+    @Option(names = "--steps", paramLabel = "N", description = "Optimiser steps for finetune (default: 500); for probe, the cap on its solver's iterations (default: 1000).")
     Integer steps;
 
     @Option(names = "--epochs", paramLabel = "N", description = "Passes over the labelled images instead of --steps.")
     Integer epochs;
 
-    @Option(names = "--batch", paramLabel = "N", description = "Batch size (default: 64, at most the labelled images).")
+    @Option(names = "--batch", paramLabel = "N", description = "Batch size for finetune (default: 64, at most the labelled images); the probe is full-batch.")
     Integer batch;
 
-    @Option(names = "--lr", paramLabel = "RATE", description = "Peak learning rate of AdamW (default: 0.01 for probe, 0.001 for finetune).")
+    @Option(names = "--lr", paramLabel = "RATE", description = "Peak learning rate of AdamW for finetune (default: 0.001); the probe has none.")
     Double lr;
+
+    @Option(names = "--l2", paramLabel = "LAMBDA", description = {"probe: the L2 penalty of the linear classifier (default: chosen by 3-fold "
+            + "cross-validation on the labelled images among 0.1, 0.01, 0.001 and 0.0001). The probe is solved by L-BFGS until the "
+            + "largest entry of the gradient is at most 1e-5."})
+    Double l2;
 
     @Option(names = "--test-images", paramLabel = "N", description = "Score on a balanced N-image subset of the test split (default: all of it).")
     Integer testImages;
@@ -68,6 +73,10 @@ abstract class ClassifyCommand extends CliCommand {
         if (epochs != null) requirePositive(epochs, "--epochs");
         if (batch != null) requirePositive(batch, "--batch");
         if (lr != null) requirePositive(lr, "--lr");
+        if (l2 != null) requirePositive(l2, "--l2");
+        if (mode() == Mode.LINEAR_PROBE && (lr != null || batch != null || epochs != null))
+            throw usage("the probe is solved full-batch to convergence: --lr, --batch and --epochs are for finetune (--steps caps its iterations)");
+        if (mode() != Mode.LINEAR_PROBE && l2 != null) throw usage("--l2 is for probe; finetune's AdamW uses a weight decay of 0.05");
         if (testImages != null) requirePositive(testImages, "--test-images");
         TorchRuntime.init();
         FashionMnist fm = data.fashionMnist();
@@ -80,6 +89,7 @@ abstract class ClassifyCommand extends CliCommand {
         if (epochs != null) s = s.withEpochs(epochs);
         if (batch != null) s = s.withBatchSize(batch);
         if (lr != null) s = s.withLr(lr);
+        if (l2 != null) s = s.withWeightDecay(l2);
         List<Double> fractions = new ArrayList<>();
         List<Long> seedList = new ArrayList<>();
         if (subset != null) {
@@ -92,10 +102,14 @@ abstract class ClassifyCommand extends CliCommand {
         Path dir = out != null ? out : Path.of("runs", spec.name());
 
         out().printf(Locale.ROOT, "%s: %s%n", spec.name(), backbone.describe(sources));
-        out().printf(Locale.ROOT, "  %s: %d train, %d test images; labels %s%%; seeds %s; %s, batch %d, lr %s%n", data.describe(), train.size(),
+        String training = mode() == Mode.LINEAR_PROBE
+                ? String.format(Locale.ROOT, "L-BFGS to max |gradient| <= 1e-5 in at most %d iterations, L2 penalty %s", s.steps(),
+                        l2 != null ? num(l2) : "cross-validated")
+                : String.format(Locale.ROOT, "%s, batch %d, lr %s", s.steps() > 0 ? s.steps() + " steps" : s.epochs() + " epochs",
+                        s.batchSize(), num(s.lr()));
+        out().printf(Locale.ROOT, "  %s: %d train, %d test images; labels %s%%; seeds %s; %s%n", data.describe(), train.size(),
                 test.size(), subset != null ? num(subset.percent()) : joinNumbers(labels),
-                subset != null ? Long.toString(subset.seed()) : seeds == 1 ? "0" : "0.." + (seeds - 1),
-                s.steps() > 0 ? s.steps() + " steps" : s.epochs() + " epochs", s.batchSize(), num(s.lr()));
+                subset != null ? Long.toString(subset.seed()) : seeds == 1 ? "0" : "0.." + (seeds - 1), training);
         java.util.Map<String, String> meta = new java.util.LinkedHashMap<>();
         meta.put("command", "dreamteacher " + spec.name());
         if (subset != null) {

@@ -66,7 +66,7 @@ final class DemoCommand extends CliCommand {
     @Option(names = "--distill-steps", paramLabel = "N", description = "Distillation steps (default: 150; 3 with --quick).")
     Integer distillSteps;
 
-    @Option(names = "--probe-steps", paramLabel = "N", description = "Linear-probe steps on cached features, batch 60 (default: 1000; 3 with --quick).")
+    @Option(names = "--probe-steps", paramLabel = "N", description = "Cap on the linear probe's solver iterations, on cached features (default: 1000; 3 with --quick).")
     Integer probeSteps;
 
     @Option(names = "--finetune-steps", paramLabel = "N", description = "Fine-tuning steps, batch 30 (default: 100; 3 with --quick).")
@@ -80,13 +80,13 @@ final class DemoCommand extends CliCommand {
 
     /** The demo's sizes; --quick shrinks them all. */
     record Plan(int samples, int sampleSteps, int distillSteps, int distillBatch, int regressorChannels, int width, int timestep,
-            double labelFraction, int probeSteps, int probeBatch, int finetuneSteps, int finetuneBatch, int testImages) {}
+            double labelFraction, int probeSteps, int finetuneSteps, int finetuneBatch, int testImages) {}
 
     Plan plan() {
-        Plan p = quick ? new Plan(4, 2, 3, 8, 16, 16, 50, 0.01, 3, 30, 3, 30, 100)
-                : new Plan(16, 20, 150, 32, 32, 16, 50, 0.01, 1000, 60, 100, 30, 1000);
+        Plan p = quick ? new Plan(4, 2, 3, 8, 16, 16, 50, 0.01, 3, 3, 30, 100)
+                : new Plan(16, 20, 150, 32, 32, 16, 50, 0.01, 1000, 100, 30, 1000);
         return new Plan(p.samples, p.sampleSteps, distillSteps != null ? distillSteps : p.distillSteps, p.distillBatch, p.regressorChannels,
-                p.width, p.timestep, p.labelFraction, probeSteps != null ? probeSteps : p.probeSteps, p.probeBatch,
+                p.width, p.timestep, p.labelFraction, probeSteps != null ? probeSteps : p.probeSteps,
                 finetuneSteps != null ? finetuneSteps : p.finetuneSteps, p.finetuneBatch, testImages != null ? testImages : p.testImages);
     }
 
@@ -181,7 +181,7 @@ final class DemoCommand extends CliCommand {
             List<BackboneSource> inits = List.of(BackboneSource.pretrained(r.backboneFile()).named("DreamTeacher"),
                     BackboneSource.randomInit(backboneConfig).named("random init"));
             Classifier.Settings probe = Classifier.Settings.defaults(Mode.LINEAR_PROBE).withLabelFraction(p.labelFraction())
-                    .withSteps(p.probeSteps()).withBatchSize(p.probeBatch()).withSeed(seed);
+                    .withSteps(p.probeSteps()).withSeed(seed);
             Classifier.Settings finetune = Classifier.Settings.defaults(Mode.FINE_TUNE).withLabelFraction(p.labelFraction())
                     .withSteps(p.finetuneSteps()).withBatchSize(p.finetuneBatch()).withSeed(seed);
             Map<String, double[]> accuracy = new LinkedHashMap<>();
@@ -190,8 +190,9 @@ final class DemoCommand extends CliCommand {
                 double[] acc = new double[2];
                 int k = 0;
                 for (Classifier.Settings s : List.of(probe, finetune)) {
-                    out().printf(Locale.ROOT, "[evaluate] %s: %s with %s of the labels, %d steps%n", init.name(),
-                            s.mode() == Mode.LINEAR_PROBE ? "linear probe" : "fine-tuning", percent(p.labelFraction()), s.steps());
+                    out().printf(Locale.ROOT, "[evaluate] %s: %s with %s of the labels, %s%n", init.name(),
+                            s.mode() == Mode.LINEAR_PROBE ? "linear probe" : "fine-tuning", percent(p.labelFraction()),
+                            s.mode() == Mode.LINEAR_PROBE ? "solved to convergence (at most " + s.steps() + " iterations)" : s.steps() + " steps");
                     out().flush();
                     Classifier.Result res = Classifier.run(init, train, test, s);
                     acc[k++] = res.accuracy();

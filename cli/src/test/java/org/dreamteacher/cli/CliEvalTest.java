@@ -39,7 +39,7 @@ class CliEvalTest {
     @Test
     void probeARandomBackbone() throws Exception {
         Path out = dir.resolve("probe");
-        CliRun r = run("probe", "--random", "resnet18", "--width", "4", "--steps", "2", "--batch", "8", "--test-images", "50",
+        CliRun r = run("probe", "--random", "resnet18", "--width", "4", "--steps", "2", "--test-images", "50",
                 "--out", out.toString()).expectSuccess();
         assertTrue(r.out().contains("random"), r.out());
         assertTrue(r.out().matches("(?s).*1%\\s+\\d+\\.\\d\\d %.*"), r.out());
@@ -74,6 +74,8 @@ class CliEvalTest {
         run("finetune", "--random", "resnet18", "--labels", "0").expectOneLineError(2, "--labels");
         run("segment", "--random", "resnet18", "--mode", "sideways").expectOneLineError(2, "--mode");
         run("probe", "--random", "resnet18", "--images", dir.toString()).expectOneLineError(2, "labels");
+        run("probe", "--random", "resnet18", "--lr", "0.1").expectOneLineError(2, "full-batch");
+        run("finetune", "--random", "resnet18", "--l2", "0.1").expectOneLineError(2, "--l2 is for probe");
     }
 
     @Test
