@@ -243,7 +243,7 @@ public final class Classifier {
                 int classes = train.numClasses();
                 double lambda = s.weightDecay() > 0 ? s.weightDecay() : SoftmaxRegression.chooseLambda(x, trainY, classes, steps, s.seed());
                 try (SoftmaxRegression.Fit fit = SoftmaxRegression.fit(x, trainY, classes, lambda, steps, null)) {
-                    if (fit.converged()) LOG.log(System.Logger.Level.INFO, task + ": " + fit.describe());
+                    if (fit.converged()) LOG.log(System.Logger.Level.DEBUG, task + ": " + fit.describe());
                     else LOG.log(System.Logger.Level.WARNING, task + ": " + fit.describe() + "; raise --steps for a converged probe");
                     long correct = fit.logits(testF.to(ScalarType.Double)).argmax(new LongOptional(1), false).eq(testY).sum().item_long();
                     return new Result(s.mode(), s.labelFraction(), s.seed(), (double) correct / test.size(), subset.length, test.size(),
