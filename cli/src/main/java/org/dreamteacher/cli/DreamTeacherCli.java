@@ -17,7 +17,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * The {@code dreamteacher} command: train a diffusion teacher, sample from it, distill it into a backbone,
- * evaluate backbones with few labels, and a demo that does all of it in a few minutes on embedded data.
+ * evaluate backbones with few labels, export a backbone's features as NumPy arrays, and a demo that runs the
+ * pipeline in a few minutes on embedded data.
  *
  * <p>Global options ({@code --threads}, {@code --no-progress}, {@code --backend}, {@code --debug}) are
  * accepted before or after the subcommand. Errors end with one line on standard error and a non-zero exit
@@ -29,7 +30,7 @@ import picocli.CommandLine.Spec;
         modelTransformer = DreamTeacherCli.Setup.class, sortOptions = false, usageHelpAutoWidth = true,
         description = "DreamTeacher: pretrain image backbones by distilling a diffusion model's features.",
         subcommands = {DemoCommand.class, InfoCommand.class, TrainTeacherCommand.class, SampleCommand.class, EncodeCommand.class, DistillCommand.class,
-            ProbeCommand.class, FinetuneCommand.class, SegmentCommand.class, ReportCommand.class},
+            ProbeCommand.class, FinetuneCommand.class, SegmentCommand.class, EmbedCommand.class, ReportCommand.class},
         footer = {"", "Start with: dreamteacher demo"})
 public final class DreamTeacherCli implements Runnable {
     @Spec

@@ -258,27 +258,23 @@ public final class Classifier {
 
     /**
      * Global-average-pooled C5 features (N, C) of the images at {@code indices}, computed in eval mode without
-     * gradients, {@code batchSize} images per forward. The caller owns (and closes) the tensor.
+     * gradients, {@code batchSize} images per forward. The caller owns (and closes) the tensor. The batches go
+     * through {@link FeatureEmbedding#forEachBatch}, so {@code embed} writes exactly these features.
      */
     public static Tensor pooledFeatures(ConfiguredModule backbone, ImageDataset data, int[] indices, int batchSize, String progressLabel) {
-        TorchRuntime.init();
         Backbone b = EvalSupport.backbone(backbone);
-        if (data.channels() != b.inChannels())
-            throw new IllegalArgumentException("images have " + data.channels() + " channels, the backbone expects " + b.inChannels());
-        if (batchSize <= 0) throw new IllegalArgumentException("batch size must be > 0, got " + batchSize);
-        if (indices.length == 0) throw new IllegalArgumentException("no images");
-        backbone.eval();
-        int n = indices.length;
+        TorchRuntime.init();
         // Allocated before the per-batch scopes so that they do not free it.
-        Tensor out = torch.zeros(n, b.featureChannels()[3]);
-        try (Progress bar = Progress.start(progressLabel, (n + batchSize - 1) / batchSize, 0, "batch")) {
-            for (int from = 0; from < n; from += batchSize) {
-                int[] idx = java.util.Arrays.copyOfRange(indices, from, Math.min(n, from + batchSize));
-                try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-                    out.narrow(0, from, idx.length).copy_(b.pooledFeatures(data.toTensor(idx)));
-                }
-                bar.step(null);
-            }
+        Tensor out = torch.zeros(indices.length, b.featureChannels()[3]);
+        try {
+            FeatureEmbedding.forEachBatch(backbone, data, indices, batchSize, FeatureEmbedding.Level.C5, progressLabel,
+                    (from, rows) -> out.narrow(0, from, rows.size(0)).copy_(rows));
+        } catch (IOException e) {
+            out.close();
+            throw new java.io.UncheckedIOException(e); // not reached: the sink above does no I/O
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
         }
         return out;
     }
