@@ -139,9 +139,8 @@ final class DistillCommand extends CliCommand {
             try (ConfiguredModule probe = backboneConfig.build()) {
                 pairing = distiller.pairing((Backbone) probe);
             }
-            out().printf(Locale.ROOT, "distill: teacher %s (%s schedule, T = %d, t = %d) -> %s; %s, %d images%n", t.source(),
-                    t.schedule().name(), t.schedule().timesteps(), timestep, BackboneChoice.describe(backboneConfig), data.describe(),
-                    images.size());
+            out().printf(Locale.ROOT, "distill: teacher %s (%s, t = %d) -> %s; %s, %d images%n", t.source(), t.noising(), timestep,
+                    BackboneChoice.describe(backboneConfig), data.describe(), images.size());
             out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing.describe());
             out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
                     num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");

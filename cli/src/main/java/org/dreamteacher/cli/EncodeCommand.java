@@ -7,6 +7,7 @@ import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.distill.FeatureManifest;
 import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.torch.TorchRuntime;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -91,8 +92,9 @@ final class EncodeCommand extends CliCommand {
                 s = FeatureStore.encodeSynthetic(d, synthetic, sampleSteps, timestep, seed, out, options);
             } else {
                 ImageDataset images = data.trainImages();
-                out().printf(Locale.ROOT, "encode: %s, %d images, teacher %s, t = %d, %s, chunks of %d, seed %d -> %s%s%n", data.describe(),
-                        images.size(), t.source(), timestep, p.dtypeName(), chunkSize, seed, out, resume ? " (resuming)" : "");
+                out().printf(Locale.ROOT, "encode: %s, %d images, teacher %s%s, t = %d, %s, chunks of %d, seed %d -> %s%s%n", data.describe(),
+                        images.size(), t.source(), t.teacher().input() == TeacherInput.CLEAN ? " (clean input)" : "", timestep, p.dtypeName(),
+                        chunkSize, seed, out, resume ? " (resuming)" : "");
                 out().flush();
                 s = FeatureStore.encode(t.teacher(), t.schedule(), images, timestep, seed, out, options);
             }

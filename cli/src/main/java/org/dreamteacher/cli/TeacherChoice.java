@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.NoiseSchedule;
 import org.dreamteacher.nn.FeatureTeacher;
+import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.nn.TorchScriptTeacher;
 
 /** A loaded feature teacher with its noise schedule; closing it frees the model. */
@@ -15,11 +16,20 @@ record TeacherChoice(FeatureTeacher teacher, NoiseSchedule schedule, String sour
         return new TeacherChoice(d.unet(), d.schedule(), Teachers.source(file), d);
     }
 
-    /** A TorchScript export whose {@code forward(x, t)} returns feature maps. */
-    static TeacherChoice torchScript(Path file, int inChannels, String schedule, int timesteps) {
+    /**
+     * A TorchScript export whose forward returns feature maps: {@code forward(x, t)} on images noised with the
+     * schedule, or with {@link TeacherInput#CLEAN} {@code forward(x0, t, noise)}, where the schedule only bounds t.
+     */
+    static TeacherChoice torchScript(Path file, int inChannels, String schedule, int timesteps, TeacherInput input) {
         NoiseSchedule s = NoiseSchedule.of(schedule, timesteps);
-        TorchScriptTeacher t = TorchScriptTeacher.load(file, inChannels);
+        TorchScriptTeacher t = TorchScriptTeacher.load(file, inChannels, input);
         return new TeacherChoice(t, s, "torchscript:" + file.toAbsolutePath().normalize(), t);
+    }
+
+    /** How the teacher is noised, for the command's summary line. */
+    String noising() {
+        return teacher.input() == TeacherInput.CLEAN ? "clean input: it noises its own latents, T = " + schedule.timesteps()
+                : schedule.name() + " schedule, T = " + schedule.timesteps();
     }
 
     @Override

@@ -16,6 +16,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
+import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -215,10 +216,13 @@ public final class GaussianDiffusion extends ConfiguredModule {
     /**
      * The same encoding with any teacher (for example a TorchScript export) and a schedule: x_t from
      * {@code schedule}, then one {@link FeatureTeacher#features} call without gradients (in eval mode when the
-     * teacher is a libtorch module).
+     * teacher is a libtorch module). A teacher that noises its own latents ({@link TeacherInput#CLEAN}) gets
+     * {@code x0}, t and noise of its {@link FeatureTeacher#noiseShape} from {@code noise} instead; the schedule
+     * then only bounds t.
      */
     public static List<FeatureMap> encode(FeatureTeacher teacher, NoiseSchedule schedule, Tensor x0, int t, Noise noise) {
         checkImages(x0, teacher.inChannels(), "x0");
+        if (teacher.input() == TeacherInput.CLEAN) return encodeClean(teacher, schedule, x0, t, noise);
         Tensor xt = noiseTo(schedule, x0, t, noise);
         Supplier<List<FeatureMap>> run = () -> {
             try (NoGradGuard ng = new NoGradGuard()) {
@@ -228,10 +232,25 @@ public final class GaussianDiffusion extends ConfiguredModule {
         return teacher instanceof Module m ? inEval(m, run) : run.get();
     }
 
-    private static Tensor noiseTo(NoiseSchedule schedule, Tensor x0, int t, Noise noise) {
-        checkImages(x0, -1, "x0");
+    private static List<FeatureMap> encodeClean(FeatureTeacher teacher, NoiseSchedule schedule, Tensor x0, int t, Noise noise) {
+        checkTimestep(schedule, t);
+        Supplier<List<FeatureMap>> run = () -> {
+            try (NoGradGuard ng = new NoGradGuard()) {
+                Tensor eps = noise.normal(teacher.noiseShape(x0));
+                return teacher.featuresOfClean(x0, timestepTensor(x0.size(0), t), eps);
+            }
+        };
+        return teacher instanceof Module m ? inEval(m, run) : run.get();
+    }
+
+    private static void checkTimestep(NoiseSchedule schedule, int t) {
         if (t < 0 || t >= schedule.timesteps())
             throw new IllegalArgumentException("encode: timestep " + t + " is outside [0, " + schedule.timesteps() + ")");
+    }
+
+    private static Tensor noiseTo(NoiseSchedule schedule, Tensor x0, int t, Noise noise) {
+        checkImages(x0, -1, "x0");
+        checkTimestep(schedule, t);
         try (NoGradGuard ng = new NoGradGuard()) {
             return x0.mul(s(schedule.sqrtAlphaBar(t))).add(noise.normalLike(x0).mul(s(schedule.sqrtOneMinusAlphaBar(t))));
         }

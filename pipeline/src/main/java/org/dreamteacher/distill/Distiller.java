@@ -34,6 +34,7 @@ import org.dreamteacher.nn.FeatureRegressor;
 import org.dreamteacher.nn.FeatureRegressorConfig;
 import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.nn.ModelConfig;
+import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.SegmentationHead;
@@ -317,6 +318,8 @@ public final class Distiller {
         ObjectNode n = JSON.createObjectNode();
         n.put("step", step);
         n.put("teacher", teacherSource);
+        // Only the clean contract is written (absent means noised), so that a noised run's state does not depend on the field.
+        if (features.teacherInput() != TeacherInput.NOISED) n.put("teacherInput", features.teacherInput().key());
         String teacherSha = teacherSha256();
         if (teacherSha != null) n.put("teacherSha256", teacherSha);
         n.set("backbone", org.dreamteacher.nn.ModelConfigs.toJson(backboneConfig));
@@ -363,7 +366,7 @@ public final class Distiller {
     }
 
     private void checkSameRun(JsonNode state, Path runDir) {
-        // every setting, the backbone, the teacher (path and file), the data and the label guidance; only --steps may grow
+        // every setting, the backbone, the teacher (path, file and input contract), the data and the label guidance; only --steps may grow
         org.dreamteacher.train.SameRun.check(runDir, state, state(0, null));
     }
 

@@ -42,6 +42,7 @@ import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.nn.ModelConfigs;
+import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.torch.TensorFile;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.Progress;
@@ -229,9 +230,16 @@ final class FeatureEncoder {
 
     /**
      * The encoding of one batch, {@code GaussianDiffusion.qSample} with the per-image noise and one teacher
-     * forward; the teacher is already in eval mode and gradients are off.
+     * forward; the teacher is already in eval mode and gradients are off. A teacher that noises its own latents
+     * gets the clean images and per-image noise of its noise shape instead.
      */
     static List<FeatureMap> encodeBatch(FeatureTeacher teacher, NoiseSchedule schedule, Tensor x0, int[] indices, int timestep, long seed) {
+        if (teacher.input() == TeacherInput.CLEAN) {
+            long[] shape = teacher.noiseShape(x0);
+            Tensor noise = FeatureStore.encodingNoise(seed, indices, java.util.Arrays.copyOfRange(shape, 1, shape.length));
+            Tensor t = torch.full(new long[] {indices.length}, new Scalar(timestep), new TensorOptions(ScalarType.Long));
+            return teacher.featuresOfClean(x0, t, noise);
+        }
         Tensor eps = FeatureStore.encodingNoise(seed, indices, x0.size(1), x0.size(2), x0.size(3));
         Tensor t = torch.full(new long[] {indices.length}, new Scalar(timestep), new TensorOptions(ScalarType.Long));
         return teacher.features(GaussianDiffusion.qSample(schedule, x0, t, eps), t);
@@ -296,7 +304,9 @@ final class FeatureEncoder {
     /**
      * The teacher's class, config and a SHA-256 of its weights and buffers, so that a resume with a retrained
      * teacher of the same architecture is caught. Teachers that are not libtorch modules (TorchScript) have
-     * no fingerprint here; then only their class and source identify them.
+     * no fingerprint here; then only their class and source identify them. A teacher that takes clean images
+     * adds {@code "input": "clean"}, so that a resume cannot mix the two input contracts; absent means noised,
+     * which keeps the identity of a noised encoding independent of this field.
      */
     private static ObjectNode teacherJson(Object model, FeatureTeacher teacher) {
         ObjectNode n = FeatureManifest.JSON.createObjectNode();
@@ -306,6 +316,7 @@ final class FeatureEncoder {
             n.set("config", ModelConfigs.toJson(cm.config()));
         }
         n.put("inChannels", teacher.inChannels());
+        if (teacher.input() != TeacherInput.NOISED) n.put("input", teacher.input().key());
         n.put("fingerprint", model instanceof Module m ? weightFingerprint(m) : "none");
         return n;
     }

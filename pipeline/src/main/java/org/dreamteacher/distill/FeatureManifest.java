@@ -21,6 +21,7 @@ import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
 import org.dreamteacher.distill.FeatureStore.Precision;
+import org.dreamteacher.nn.TeacherInput;
 
 /**
  * The {@code manifest.json} of a feature store: what made the features (the "identity": teacher, schedule,
@@ -145,6 +146,12 @@ public final class FeatureManifest {
     /** Class, kind, config and weight fingerprint of the teacher. */
     public JsonNode teacher() {
         return identity.path("teacher").deepCopy();
+    }
+
+    /** What the teacher's forward received: clean images when the identity says so, else images noised in pixel space. */
+    public TeacherInput teacherInput() {
+        JsonNode i = identity.path("teacher").path("input");
+        return i.isMissingNode() ? TeacherInput.NOISED : TeacherInput.parse(i.asText());
     }
 
     /** Where the teacher came from (a checkpoint path, say), as the encoder was told; informative only. */
@@ -321,6 +328,9 @@ public final class FeatureManifest {
         if (size() < 1 || chunkSize() < 1 || batchSize() < 1)
             throw new FeatureStoreException(file, "size, chunkSize and batchSize must be positive");
         for (int v : imageShape()) if (v < 1) throw new FeatureStoreException(file, "bad image shape");
+        JsonNode input = identity.path("teacher").path("input");
+        if (!input.isMissingNode() && !(input.isTextual() && input.asText().equals(TeacherInput.CLEAN.key())))
+            throw new FeatureStoreException(file, "unknown teacher input " + input);
         List<Tap> taps = taps();
         if (taps.isEmpty()) throw new FeatureStoreException(file, "no taps");
         List<String> names = new ArrayList<>();

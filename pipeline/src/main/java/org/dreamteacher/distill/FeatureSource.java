@@ -3,6 +3,7 @@ package org.dreamteacher.distill;
 import java.util.List;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.nn.FeatureMap;
+import org.dreamteacher.nn.TeacherInput;
 
 /**
  * Where the distillation targets of a batch come from: the teacher run on the spot ({@link OnlineFeatures})
@@ -20,4 +21,9 @@ public interface FeatureSource {
 
     /** A one-line description for logs and run state. */
     String describe();
+
+    /** Whether the teacher behind these features received noised or clean images (recorded in the run state). */
+    default TeacherInput teacherInput() {
+        return TeacherInput.NOISED;
+    }
 }

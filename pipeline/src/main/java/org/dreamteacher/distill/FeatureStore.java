@@ -163,11 +163,22 @@ public final class FeatureStore implements AutoCloseable {
 
     /** The (N, c, h, w) encoding noise of the images {@code indices}: {@link #imageNoise} of each, stacked. */
     public static Tensor encodingNoise(long seed, int[] indices, long c, long h, long w) {
+        return encodingNoise(seed, indices, new long[] {c, h, w});
+    }
+
+    /**
+     * The encoding noise of the images {@code indices} with {@code perImage} values per image (the shape of a
+     * latent teacher's latent, say): {@link #imageNoise} of each, stacked into (N, perImage...).
+     */
+    public static Tensor encodingNoise(long seed, int[] indices, long[] perImage) {
         TorchRuntime.init();
-        Tensor out = torch.empty(new long[] {indices.length, c, h, w}, new TensorOptions(ScalarType.Float), new MemoryFormatOptional());
+        long[] shape = new long[perImage.length + 1];
+        shape[0] = indices.length;
+        System.arraycopy(perImage, 0, shape, 1, perImage.length);
+        Tensor out = torch.empty(shape, new TensorOptions(ScalarType.Float), new MemoryFormatOptional());
         for (int j = 0; j < indices.length; j++) {
             try (PointerScope scope = new PointerScope()) {
-                out.select(0, j).copy_(imageNoise(seed, indices[j]).normal(c, h, w));
+                out.select(0, j).copy_(imageNoise(seed, indices[j]).normal(perImage));
             }
         }
         return out;

@@ -7,12 +7,14 @@ import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.diffusion.NoiseSchedule;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
+import org.dreamteacher.nn.TeacherInput;
 
 /**
  * The paper's way: encode each batch inside the training loop, with fresh noise every step. It costs a teacher
  * forward per step but needs no disk, follows any augmentation (the teacher sees the flipped image too) and
  * never shows the student the same noise twice. The noise of step s is {@code new Noise(seed * 7919 + s)}, as
- * {@link Distiller} draws it, so switching a run to this source changes nothing.
+ * {@link Distiller} draws it, so switching a run to this source changes nothing; a teacher that takes clean
+ * images gets its latent-shaped noise from the same stream.
  */
 public final class OnlineFeatures implements FeatureSource {
     private final FeatureTeacher teacher;
@@ -38,5 +40,10 @@ public final class OnlineFeatures implements FeatureSource {
     @Override
     public String describe() {
         return "online (t = " + timestep + ", seed " + seed + ", " + schedule + ")";
+    }
+
+    @Override
+    public TeacherInput teacherInput() {
+        return teacher.input();
     }
 }

@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.nn.FeatureMap;
+import org.dreamteacher.nn.TeacherInput;
 
 /**
  * Targets read from a {@link FeatureStore}: the stored features of the batch's image indices.
@@ -66,6 +67,11 @@ public final class StoredFeatures implements FeatureSource {
             }
         }
         return store.features(indices);
+    }
+
+    @Override
+    public TeacherInput teacherInput() {
+        return store.manifest().teacherInput();
     }
 
     @Override
