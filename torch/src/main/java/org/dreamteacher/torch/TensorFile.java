@@ -120,6 +120,13 @@ public final class TensorFile {
         });
     }
 
+    /** Whether {@code file} starts with this format's magic (the file is not validated). */
+    public static boolean looksLikeTensorFile(Path file) throws IOException {
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            return java.util.Arrays.equals(in.readNBytes(MAGIC.length), MAGIC);
+        }
+    }
+
     /** Reads and validates a whole file; the tensors are new CPU tensors owned by the caller. */
     public static Contents read(Path file) throws IOException {
         return read(file, null);
