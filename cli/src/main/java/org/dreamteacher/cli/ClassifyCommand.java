@@ -92,6 +92,7 @@ abstract class ClassifyCommand extends CliCommand {
         Path dir = out != null ? out : Path.of("runs", spec.name());
 
         out().printf(Locale.ROOT, "%s: %s%n", spec.name(), backbone.describe(sources));
+        backbone.printInit(out());
         out().printf(Locale.ROOT, "  %s: %d train, %d test images; labels %s%%; seeds %s; %s, batch %d, lr %s%n", data.describe(), train.size(),
                 test.size(), subset != null ? num(subset.percent()) : joinNumbers(labels),
                 subset != null ? Long.toString(subset.seed()) : seeds == 1 ? "0" : "0.." + (seeds - 1),
