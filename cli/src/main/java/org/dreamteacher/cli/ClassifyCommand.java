@@ -102,6 +102,7 @@ abstract class ClassifyCommand extends CliCommand {
         Path dir = out != null ? out : Path.of("runs", spec.name());
 
         out().printf(Locale.ROOT, "%s: %s%n", spec.name(), backbone.describe(sources));
+        backbone.printInit(out());
         String training = mode() == Mode.LINEAR_PROBE
                 ? String.format(Locale.ROOT, "L-BFGS to max |gradient| <= 1e-5 in at most %d iterations, L2 penalty %s", s.steps(),
                         l2 != null ? num(l2) : "cross-validated")

@@ -21,6 +21,7 @@ import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureRegressor;
+import org.dreamteacher.nn.InitWeights;
 import org.dreamteacher.nn.ModelConfig;
 import org.dreamteacher.torch.TorchRuntime;
 import picocli.CommandLine.Command;
@@ -47,6 +48,13 @@ final class DistillCommand extends CliCommand {
 
     @Option(names = "--width", paramLabel = "N", defaultValue = "32", description = "Backbone width: ResNet stem/first-stage channels, ConvNeXt first dim (default: ${DEFAULT-VALUE}).")
     int width;
+
+    @Option(names = "--init", paramLabel = "FILE",
+            description = {"Start the backbone from the weights in FILE instead of random ones: a .safetensors state dict (from export, or "
+                    + "saved from PyTorch, e.g. torchvision's ResNet-50 into --backbone resnet50 --width 64 on images over 64 px) or a .dtt "
+                    + "checkpoint. Loaded strictly by name and shape (every missing, unexpected or mis-shaped tensor is listed); a "
+                    + "classification head, which distillation does not use, is skipped."})
+    Path init;
 
     @Option(names = "--timestep", paramLabel = "T", defaultValue = "50", description = "Noise level of the encoded images (default: ${DEFAULT-VALUE}).")
     int timestep;
@@ -102,6 +110,7 @@ final class DistillCommand extends CliCommand {
         requirePositive(checkpointEvery, "--checkpoint-every");
         requirePositive(width, "--width");
         requirePositive(regressorChannels, "--regressor-channels");
+        if (init != null) requireFile(init, "--init");
         if (timestep < 0) throw usage("--timestep must be >= 0, got " + timestep);
         requireNonNegative(lambdaAt, "--lambda-at");
         WhitenMode mode = whitenMode(whiten);
@@ -135,12 +144,17 @@ final class DistillCommand extends CliCommand {
         try (TeacherChoice t = teacherOptions.open()) {
             Distiller distiller = new Distiller(t.teacher(), t.schedule(), t.source(), backboneConfig, images, kernels, settings);
             if (guidance != null) distiller = distiller.withLabelGuidance(guidance);
+            distiller.initWeights(init);
             TapPairing pairing;
+            InitWeights.Report initReport = null;
             try (ConfiguredModule probe = backboneConfig.build()) {
+                // checked before the run, so that a file that does not fit fails at once, with every problem listed
+                if (init != null) initReport = InitWeights.load(init, probe);
                 pairing = distiller.pairing((Backbone) probe);
             }
             out().printf(Locale.ROOT, "distill: teacher %s (%s, t = %d) -> %s; %s, %d images%n", t.source(), t.noising(), timestep,
                     BackboneChoice.describe(backboneConfig), data.describe(), images.size());
+            if (initReport != null) out().printf(Locale.ROOT, "  init: %s%n", initReport.describe());
             out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing.describe());
             out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
                     num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
@@ -198,7 +212,8 @@ final class DistillCommand extends CliCommand {
             }
             if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " images of " + features);
             ModelConfig backboneConfig = backboneConfig(images);
-            Distiller distiller = new Distiller(source, m.teacherSource(), backboneConfig, images, kernels, settings(m.timestep(), mode, false));
+            Distiller distiller = new Distiller(source, m.teacherSource(), backboneConfig, images, kernels, settings(m.timestep(), mode, false))
+                    .initWeights(init);
             out().printf(Locale.ROOT, "distill: %s -> %s; %d images%n", source.describe(), BackboneChoice.describe(backboneConfig), images.size());
             run(distiller, backboneConfig, kernels);
         }
@@ -225,6 +240,7 @@ final class DistillCommand extends CliCommand {
     private Distiller.Result run(Distiller distiller, ModelConfig backboneConfig, TensorLossKernels kernels) throws Exception {
         TapPairing pairing;
         try (ConfiguredModule probe = backboneConfig.build()) {
+            if (init != null) out().printf(Locale.ROOT, "  init: %s%n", InitWeights.load(init, probe).describe());
             pairing = distiller.pairing((Backbone) probe);
         }
         out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing.describe());

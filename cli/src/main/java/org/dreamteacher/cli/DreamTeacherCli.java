@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
         modelTransformer = DreamTeacherCli.Setup.class, sortOptions = false, usageHelpAutoWidth = true,
         description = "DreamTeacher: pretrain image backbones by distilling a diffusion model's features.",
         subcommands = {DemoCommand.class, InfoCommand.class, TrainTeacherCommand.class, SampleCommand.class, EncodeCommand.class, DistillCommand.class,
-            ProbeCommand.class, FinetuneCommand.class, SegmentCommand.class, EmbedCommand.class, ReportCommand.class},
+            ProbeCommand.class, FinetuneCommand.class, SegmentCommand.class, EmbedCommand.class, ExportCommand.class, ReportCommand.class},
         footer = {"", "Start with: dreamteacher demo"})
 public final class DreamTeacherCli implements Runnable {
     @Spec

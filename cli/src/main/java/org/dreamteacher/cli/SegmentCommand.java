@@ -89,6 +89,7 @@ final class SegmentCommand extends CliCommand {
         FashionScenes.Options options = new FashionScenes.Options(sceneSize, 1, 4, FashionScenes.Options.DEFAULT.threshold());
 
         out().printf(Locale.ROOT, "segment (%s): %s%n", m.label(), backbone.describe(sources));
+        backbone.printInit(out());
         out().printf(Locale.ROOT, "  %dx%d scenes of %s items; train scenes %s, %d test scenes; seeds %s; %d steps, batch %d, lr %s%n", sceneSize,
                 sceneSize, data.describe(), scenes, testScenes, seeds == 1 ? "0" : "0.." + (seeds - 1), s.steps(), s.batchSize(), num(s.lr()));
         out().flush();

@@ -33,6 +33,7 @@ import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureRegressor;
 import org.dreamteacher.nn.FeatureRegressorConfig;
 import org.dreamteacher.nn.FeatureTeacher;
+import org.dreamteacher.nn.InitWeights;
 import org.dreamteacher.nn.ModelConfig;
 import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.parallel.DataParallel;
@@ -91,6 +92,7 @@ public final class Distiller {
     private final Settings s;
     private final LabelGuidance guidance;
     private DataParallel parallel = DataParallel.SINGLE;
+    private Path initWeights;
 
     /** Distils features encoded online: each batch noised to {@code settings.timestep()}, the teacher run once. */
     public Distiller(FeatureTeacher teacher, NoiseSchedule schedule, String teacherSource, ModelConfig backboneConfig,
@@ -125,7 +127,18 @@ public final class Distiller {
      */
     public Distiller withLabelGuidance(LabelGuidance labelGuidance) {
         if (labelGuidance == null) throw new IllegalArgumentException("label guidance is required");
-        return new Distiller(features, teacherSource, backboneConfig, data, kernels, s, labelGuidance).parallel(parallel);
+        return new Distiller(features, teacherSource, backboneConfig, data, kernels, s, labelGuidance).parallel(parallel)
+                .initWeights(initWeights);
+    }
+
+    /**
+     * Starts the backbone from the weights in {@code file} (safetensors or a checkpoint, loaded by
+     * {@link InitWeights}) instead of random ones; null for random. A resumed run continues from its checkpoint,
+     * and the file (path and content) is part of the settings that a resume must repeat.
+     */
+    public Distiller initWeights(Path file) {
+        this.initWeights = file;
+        return this;
     }
 
     /** Trains data-parallel: this process is one rank of {@code parallel} (default: {@link DataParallel#SINGLE}). */
@@ -206,6 +219,14 @@ public final class Distiller {
         } else {
             torch.manual_seed(s.seed());
             backboneModule = backboneConfig.build();
+            if (initWeights != null) {
+                try {
+                    InitWeights.load(initWeights, backboneModule);
+                } catch (IOException | RuntimeException e) {
+                    backboneModule.close();
+                    throw e;
+                }
+            }
             start = 0;
             regressor = null;
         }
@@ -322,6 +343,10 @@ public final class Distiller {
         if (features.teacherInput() != TeacherInput.NOISED) n.put("teacherInput", features.teacherInput().key());
         String teacherSha = teacherSha256();
         if (teacherSha != null) n.put("teacherSha256", teacherSha);
+        if (initWeights != null) {
+            if (initSha == null) initSha = sha256(initWeights);
+            n.put("init", initWeights.toAbsolutePath().normalize() + (initSha == null ? "" : ", sha256 " + initSha));
+        }
         n.set("backbone", org.dreamteacher.nn.ModelConfigs.toJson(backboneConfig));
         n.put("data", data.toString() + ", sha256 " + data.fingerprint());
         n.set("settings", JSON.valueToTree(s));
@@ -331,25 +356,34 @@ public final class Distiller {
     }
 
     private String teacherSha;
+    private String initSha;
 
     /** SHA-256 of the teacher's file when the source names one (a different teacher at the same path differs). */
     private String teacherSha256() {
         if (teacherSha == null) {
             String f = teacherSource.startsWith("torchscript:") ? teacherSource.substring("torchscript:".length()) : teacherSource;
             try {
-                Path p = Path.of(f);
-                if (!Files.isRegularFile(p)) return null;
-                java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
-                try (var in = Files.newInputStream(p)) {
-                    byte[] buf = new byte[1 << 16];
-                    for (int k; (k = in.read(buf)) > 0; ) md.update(buf, 0, k);
-                }
-                teacherSha = java.util.HexFormat.of().formatHex(md.digest());
-            } catch (IOException | java.security.NoSuchAlgorithmException | java.nio.file.InvalidPathException e) {
+                teacherSha = sha256(Path.of(f));
+            } catch (java.nio.file.InvalidPathException e) {
                 return null;
             }
         }
         return teacherSha;
+    }
+
+    /** SHA-256 of a file as hex, or null when it cannot be read. */
+    private static String sha256(Path p) {
+        try {
+            if (!Files.isRegularFile(p)) return null;
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            try (var in = Files.newInputStream(p)) {
+                byte[] buf = new byte[1 << 16];
+                for (int k; (k = in.read(buf)) > 0; ) md.update(buf, 0, k);
+            }
+            return java.util.HexFormat.of().formatHex(md.digest());
+        } catch (IOException | java.security.NoSuchAlgorithmException e) {
+            return null;
+        }
     }
 
     /** The label guidance as the run state stores it (written and read back, so that it compares with a stored one). */

@@ -315,6 +315,7 @@ public final class LabelEfficiencyStudy {
                 ObjectNode n = initNodes.addObject().put("name", s.name());
                 if (s.checkpoint() != null) n.put("checkpoint", s.checkpoint().toString());
                 else n.put("checkpoint", (String) null);
+                if (s.init() != null) n.put("init", s.init().toString());
                 n.put("kind", s.config().kind());
                 n.set("config", JSON.valueToTree(s.config()));
             }
@@ -394,7 +395,7 @@ public final class LabelEfficiencyStudy {
             }
             sb.append("\nInits:\n\n");
             for (BackboneSource s : inits)
-                sb.append("- ").append(s.name()).append(": ").append(s.checkpoint() == null ? "random initialisation" : "`" + s.checkpoint() + "`")
+                sb.append("- ").append(s.name()).append(": ").append(s.isRandom() ? "random initialisation" : "`" + (s.checkpoint() != null ? s.checkpoint() : s.init()) + "`")
                         .append(" (").append(s.config()).append(")\n");
             return sb.toString();
         }

@@ -55,6 +55,13 @@ public interface Backbone {
      */
     void resetHead(int numClasses);
 
+    /**
+     * Prefixes of the state-dict names that belong to the classification head ({@code fc.} for ResNet;
+     * {@code norm.} and {@code head.} for ConvNeXt, whose final norm exists only with a head): what weights
+     * from elsewhere may leave out or bring in another size when they initialise the backbone.
+     */
+    List<String> headPrefixes();
+
     /** Parameters of the feature extractor only (everything but the head). */
     List<Tensor> backboneParameters();
 

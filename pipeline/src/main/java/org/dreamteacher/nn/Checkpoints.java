@@ -13,6 +13,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.torch.SafeTensors;
 import org.dreamteacher.torch.TensorFile;
 import org.dreamteacher.torch.TensorFileException;
 
@@ -51,6 +52,91 @@ public final class Checkpoints {
             meta.set("extra", extra == null ? JsonNodeFactory.instance.objectNode() : extra);
             TensorFile.write(file, meta, tensors);
         }
+    }
+
+    /** What a conversion wrote: the model's kind and the number of tensors. */
+    public record Conversion(String kind, int tensors) {}
+
+    /** Metadata keys of an exported safetensors file (values are strings, as the format requires). */
+    public static final String META_FORMAT = "format", META_KIND = "dreamteacher.kind", META_CONFIG = "dreamteacher.config";
+
+    /**
+     * Writes the model of {@code checkpoint} as a safetensors file: its state dict under the model's own names
+     * (no {@code model/} prefix; BatchNorm buffers included), with the metadata {@code format = pt},
+     * {@code dreamteacher.kind} and {@code dreamteacher.config} (the config as JSON text), from which
+     * {@link #importSafeTensors} rebuilds the checkpoint. Extra training state is not exported.
+     */
+    public static Conversion exportSafeTensors(Path checkpoint, Path out) throws IOException {
+        try (ConfiguredModule model = load(checkpoint); PointerScope scope = new PointerScope()) {
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put(META_FORMAT, "pt");
+            meta.put(META_KIND, model.config().kind());
+            meta.put(META_CONFIG, ModelConfigs.toJson(model.config()).toString());
+            Map<String, Tensor> state = state(model);
+            SafeTensors.write(out, meta, state);
+            return new Conversion(model.config().kind(), state.size());
+        }
+    }
+
+    /**
+     * The reverse of {@link #exportSafeTensors}: rebuilds the model from the file's {@code dreamteacher.kind} and
+     * {@code dreamteacher.config} metadata, loads its tensors strictly (every name, shape and dtype of the model,
+     * nothing else, checked before any tensor is read) and saves it as a checkpoint.
+     */
+    public static Conversion importSafeTensors(Path safetensors, Path checkpoint) throws IOException {
+        ConfiguredModule[] built = new ConfiguredModule[1];
+        StateDictMatch.Plan[] plan = new StateDictMatch.Plan[1];
+        SafeTensors.Contents contents;
+        try {
+            contents = SafeTensors.read(safetensors, (meta, entries) -> {
+                ModelConfig config = exportedConfig(safetensors, meta);
+                long bytes = 0;
+                for (SafeTensors.Entry e : entries) bytes += e.bytes();
+                checkSize(safetensors, config, bytes);
+                built[0] = config.build();
+                java.util.List<StateDictMatch.Item> items = new java.util.ArrayList<>();
+                for (SafeTensors.Entry e : entries) items.add(StateDictMatch.Item.of(e));
+                plan[0] = StateDictMatch.plan(safetensors, built[0], items, false);
+            });
+        } catch (IOException | RuntimeException e) {
+            if (built[0] != null) built[0].close();
+            throw e;
+        }
+        try (ConfiguredModule model = built[0]) {
+            try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+                Map<String, Tensor> state = state(model);
+                for (String name : plan[0].load()) state.get(name).copy_(contents.tensors().get(name));
+            }
+            save(checkpoint, model);
+            return new Conversion(model.config().kind(), plan[0].load().size());
+        } finally {
+            for (Tensor t : contents.tensors().values()) t.close();
+        }
+    }
+
+    private static ModelConfig exportedConfig(Path file, Map<String, String> meta) throws TensorFileException {
+        String kind = meta.get(META_KIND), config = meta.get(META_CONFIG);
+        if (kind == null || config == null)
+            throw new TensorFileException(file, "has no " + (kind == null ? META_KIND : META_CONFIG) + " metadata, so the model it holds is unknown:"
+                    + " only files written by 'dreamteacher export' convert to a checkpoint (to start a backbone from other weights, use --init)");
+        try {
+            return ModelConfigs.fromJson(kind, ModelConfigs.JSON.readTree(config));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new TensorFileException(file, META_CONFIG + " is not JSON: " + e.getOriginalMessage());
+        } catch (IllegalArgumentException e) {
+            throw new TensorFileException(file, e.getMessage());
+        }
+    }
+
+    /**
+     * Refuses a config that would make build() allocate far more than the file could ever fill (a forged 1 KB
+     * file must not ask for gigabytes); smaller mismatches are left to the per-tensor checks, which name the tensor.
+     */
+    private static void checkSize(Path file, ModelConfig config, long weightBytes) throws TensorFileException {
+        long minimum = config.minimumParameters();
+        if (minimum > (weightBytes + (64L << 20)) / 4)
+            throw new TensorFileException(file, "its config describes a " + config.kind() + " of at least " + minimum + " parameters, but the file"
+                    + " holds " + weightBytes + " bytes of weights: corrupt or forged; refusing to build it");
     }
 
     /** Loads a model of any kind. */
@@ -134,12 +220,7 @@ public final class Checkpoints {
         long weightBytes = 0;
         for (TensorFile.Entry e : entries)
             if (!e.name().startsWith(EXTRA_PREFIX)) weightBytes += e.bytes();
-        // Small mismatches are left to the shape check below, which names the tensor; this guard is for configs that
-        // would make build() allocate far more than the file could ever fill.
-        long minimum = config.minimumParameters();
-        if (minimum > (weightBytes + (64L << 20)) / 4)
-            throw new TensorFileException(file, "its config describes a " + config.kind() + " of at least " + minimum + " parameters, but the file"
-                    + " holds " + weightBytes + " bytes of weights: corrupt or forged; refusing to build it");
+        checkSize(file, config, weightBytes);
         ConfiguredModule model = config.build();
         try (PointerScope scope = new PointerScope()) {
             Map<String, Tensor> state = state(model);

@@ -131,6 +131,11 @@ public final class ConvNeXt extends ConfiguredModule implements Backbone {
     private static final List<String> HEAD_PREFIXES = List.of("norm.", "head.");
 
     @Override
+    public List<String> headPrefixes() {
+        return HEAD_PREFIXES;
+    }
+
+    @Override
     public List<Tensor> backboneParameters() {
         return NnSupport.parameters(this, HEAD_PREFIXES, false);
     }

@@ -121,14 +121,21 @@ public final class ResNet extends ConfiguredModule implements Backbone {
         config = config.withNumClasses(numClasses);
     }
 
+    private static final List<String> HEAD_PREFIXES = List.of("fc.");
+
+    @Override
+    public List<String> headPrefixes() {
+        return HEAD_PREFIXES;
+    }
+
     @Override
     public List<Tensor> backboneParameters() {
-        return NnSupport.parameters(this, List.of("fc."), false);
+        return NnSupport.parameters(this, HEAD_PREFIXES, false);
     }
 
     @Override
     public List<Tensor> headParameters() {
-        return NnSupport.parameters(this, List.of("fc."), true);
+        return NnSupport.parameters(this, HEAD_PREFIXES, true);
     }
 
     private abstract static class Block extends Module implements Stage.Block {}

@@ -10,10 +10,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -42,8 +40,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * int32  CRC32C of every byte before it
  * </pre>
  *
- * Writing goes to a temporary file in the same folder, is forced to disk, then renamed over the target, so a
- * reader never sees a partial file under the final name. Reading validates the magic, the version, every
+ * Writing goes through {@link AtomicWrite}: a reader never sees a partial file under the final name. Reading validates the magic, the version, every
  * length and offset against the real file size (before allocating anything) and the checksum, and names the
  * file in every error.
  */
@@ -105,39 +102,28 @@ public final class TensorFile {
         }
         byte[] headerBytes = JSON.writeValueAsBytes(header);
 
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
-        try {
+        AtomicWrite.write(file, ch -> {
             CRC32C crc = new CRC32C();
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer pre = ByteBuffer.allocate(PREAMBLE).order(ByteOrder.LITTLE_ENDIAN);
-                pre.put(MAGIC).putInt(FORMAT_VERSION).putInt(0).putLong(headerBytes.length).flip();
-                writeFully(ch, pre, crc);
-                writeFully(ch, ByteBuffer.wrap(headerBytes), crc);
-                for (Tensor c : contiguous) {
-                    if (c.nbytes() == 0) continue;
-                    BytePointer data = new BytePointer(c.data_ptr());
-                    data.capacity(c.nbytes());
-                    writeFully(ch, data.asBuffer().order(ByteOrder.LITTLE_ENDIAN), crc);
-                }
-                ByteBuffer trailer = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
-                trailer.putInt((int) crc.getValue()).flip();
-                while (trailer.hasRemaining()) ch.write(trailer);
-                ch.force(true);
+            ByteBuffer pre = ByteBuffer.allocate(PREAMBLE).order(ByteOrder.LITTLE_ENDIAN);
+            pre.put(MAGIC).putInt(FORMAT_VERSION).putInt(0).putLong(headerBytes.length).flip();
+            writeFully(ch, pre, crc);
+            writeFully(ch, ByteBuffer.wrap(headerBytes), crc);
+            for (Tensor c : contiguous) {
+                if (c.nbytes() == 0) continue;
+                BytePointer data = new BytePointer(c.data_ptr());
+                data.capacity(c.nbytes());
+                writeFully(ch, data.asBuffer().order(ByteOrder.LITTLE_ENDIAN), crc);
             }
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-            syncDirectory(dir);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            // Name the file: a bare "No space left on device" does not say what was lost.
-            if (e instanceof IOException io && !(io instanceof TensorFileException))
-                throw new IOException(file + ": cannot write: " + io.getMessage() + (Files.exists(file) ? " (its previous version is kept)" : ""), io);
-            throw e;
+            ByteBuffer trailer = ByteBuffer.allocate(TRAILER).order(ByteOrder.LITTLE_ENDIAN);
+            trailer.putInt((int) crc.getValue()).flip();
+            AtomicWrite.writeFully(ch, trailer);
+        });
+    }
+
+    /** Whether {@code file} starts with this format's magic (the file is not validated). */
+    public static boolean looksLikeTensorFile(Path file) throws IOException {
+        try (java.io.InputStream in = Files.newInputStream(file)) {
+            return java.util.Arrays.equals(in.readNBytes(MAGIC.length), MAGIC);
         }
     }
 
@@ -280,7 +266,7 @@ public final class TensorFile {
 
     private static void writeFully(FileChannel ch, ByteBuffer buf, CRC32C crc) throws IOException {
         crc.update(buf.duplicate());
-        while (buf.hasRemaining()) ch.write(buf);
+        AtomicWrite.writeFully(ch, buf);
     }
 
     private static void readFully(FileChannel ch, ByteBuffer buf, long position, Path file) throws IOException {
@@ -292,14 +278,6 @@ public final class TensorFile {
             pos += n;
         }
         buf.position(start);
-    }
-
-    private static void syncDirectory(Path dir) {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // Some file systems cannot fsync a directory; the rename itself is still atomic there.
-        }
     }
 
     /** Element types a tensor file can hold. */
