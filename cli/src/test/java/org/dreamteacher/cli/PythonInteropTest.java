@@ -178,20 +178,39 @@ class PythonInteropTest {
         }
     }
 
-    /** {@code embed --level all} on 16 test images of the embedded subset equals PyTorch's pooled C2..C5 of them. */
+    /**
+     * The whole path: a backbone distilled by {@code distill} and exported by {@code export} loads into torchvision
+     * and gives the Java features, and {@code embed --level all} on 16 test images of the embedded subset equals
+     * PyTorch's pooled C2..C5 of the same images.
+     */
     @Test
-    void embedMatchesThePyTorchModel() throws Exception {
+    void aDistilledBackboneExportedAndEmbeddedMatchesPyTorch() throws Exception {
+        Path teacher = CliRun.tinyTeacher(dir.resolve("tiny-teacher"));
+        Path run = dir.resolve("distill");
+        run("distill", "--teacher", teacher.toString(), "--steps", "2", "--batch", "4", "--width", "8", "--regressor-channels", "16",
+                "--out", run.toString()).expectSuccess();
+        Path backbone = run.resolve("backbone.dtt"), exported = dir.resolve("distilled.safetensors");
+        run("export", "--model", backbone.toString(), "--out", exported.toString()).expectSuccess();
+        Path npy = dir.resolve("embed.npy");
+        run("embed", "--model", backbone.toString(), "--data", "embedded", "--split", "test", "--limit", "16", "--batch-size", "5",
+                "--level", "all", "--out", npy.toString()).expectSuccess();
+
         ImageDataset test = FashionMnist.embeddedSubset().test();
         int[] first = new int[16];
         Arrays.setAll(first, i -> i);
-        try (PointerScope scope = new PointerScope()) {
-            Path[] files = prepare("resnet18-embed", ResNetConfig.small(18, 8, 1, 0), test.toTensor(first));
-            Path npy = dir.resolve("embed.npy");
-            run("embed", "--model", files[0].toString(), "--data", "embedded", "--split", "test", "--limit", "16", "--batch-size", "5",
-                    "--level", "all", "--out", npy.toString()).expectSuccess();
-            Result r = check(files[1], files[2], npy);
-            assertEquals(0, r.code, r.output);
-            assertTrue(r.output.contains("embed: shape (16, 120)"), r.output);
+        Path expected = dir.resolve("distilled-expected.safetensors");
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard();
+                ConfiguredModule m = Checkpoints.load(backbone)) {
+            m.eval();
+            Tensor x = test.toTensor(first);
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            tensors.put("x", x);
+            List<FeatureMap> f = ((Backbone) m).features(x);
+            for (int i = 0; i < 4; i++) tensors.put("c" + (i + 2), f.get(i).tensor().contiguous());
+            SafeTensors.write(expected, Map.of(), tensors);
         }
+        Result r = check(exported, expected, npy);
+        assertEquals(0, r.code, r.output);
+        assertTrue(r.output.contains("embed: shape (16, 120)") && r.output.strip().endsWith("OK"), r.output);
     }
 }
