@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.torch.CpuTensors;
 
 /**
  * Mini-batches over a dataset with a seeded order per epoch. The order of epoch e depends only on (seed, e),
@@ -222,7 +223,7 @@ public final class Batches implements Iterable<Batches.Batch> {
         if (maps != null) {
             long[] l = new long[maps.length];
             for (int k = 0; k < l.length; k++) l[k] = maps[k] & 0xFF;
-            y = Tensors.longs(l, idx.length, h, w);
+            y = CpuTensors.longs(l, idx.length, h, w);
         } else if (images.hasLabels()) {
             y = images.labelsTensor(idx);
         }

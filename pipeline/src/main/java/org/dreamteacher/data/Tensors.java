@@ -19,13 +19,6 @@ final class Tensors {
         return t;
     }
 
-    static Tensor longs(long[] data, long... shape) {
-        TorchRuntime.init();
-        Tensor t = torch.empty(shape, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
-        if (data.length > 0) t.data_ptr_long().put(data);
-        return t;
-    }
-
     /** The tensor's values as float32 in row-major order (copied to the CPU and made contiguous if needed). */
     static float[] toFloats(Tensor t) {
         TorchRuntime.init();

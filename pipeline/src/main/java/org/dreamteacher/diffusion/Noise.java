@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -89,9 +90,7 @@ public final class Noise {
         } else {
             for (int i = 0; i < n; i++) values[i] = random.nextInt(bound);
         }
-        Tensor t = torch.empty(new long[] {n}, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
-        if (n > 0) t.data_ptr_long().put(values);
-        return t;
+        return CpuTensors.longs(values);
     }
 
     /** An independent stream, for example one per data-loader worker. */

@@ -43,6 +43,7 @@ import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.nn.ModelConfigs;
 import org.dreamteacher.nn.TeacherInput;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TensorFile;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.Progress;
@@ -189,8 +190,7 @@ final class FeatureEncoder {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             long[] idx = new long[count];
             for (int j = 0; j < count; j++) idx[j] = first + j;
-            Tensor indices = torch.empty(new long[] {count}, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
-            indices.data_ptr_long().put(idx);
+            Tensor indices = CpuTensors.longs(idx);
             tensors.put(ChunkFile.INDICES, indices);
             Tensor imageTensor = null;
             if (storeImages) {

@@ -18,6 +18,7 @@ import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.diffusion.NoiseSchedule;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -312,7 +313,7 @@ public final class FeatureStore implements AutoCloseable {
             if (closed) throw new IllegalStateException("feature store " + dir + " is closed");
             for (int k = 0; k < chunks.length; k++) {
                 if (counts[k] == 0) continue;
-                Tensor r = longs(rows[k]), p = longs(positions[k]);
+                Tensor r = CpuTensors.longs(rows[k]), p = CpuTensors.longs(positions[k]);
                 for (int n = 0; n < names.size(); n++) {
                     long[] shape = new long[rowShapes.get(n).length + 1];
                     shape[0] = counts[k];
@@ -324,12 +325,6 @@ public final class FeatureStore implements AutoCloseable {
         } finally {
             lock.readLock().unlock();
         }
-    }
-
-    private static Tensor longs(long[] values) {
-        Tensor t = torch.empty(new long[] {values.length}, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
-        if (values.length > 0) t.data_ptr_long().put(values);
-        return t;
     }
 
     /** Unmaps every chunk; later reads fail. Idempotent. */

@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.data.Splits;
+import org.dreamteacher.torch.CpuTensors;
 
 /**
  * The linear probe's classifier: multinomial logistic regression with an L2 penalty on the weights (not on the
@@ -96,7 +97,7 @@ final class SoftmaxRegression {
             long[] fit = java.util.stream.IntStream.range(0, used).filter(i -> i % FOLDS != f).mapToLong(i -> order[i]).toArray();
             Tensor start = null;
             try (PointerScope scope = new PointerScope()) {
-                Tensor vi = EvalSupport.longs(val), fi = EvalSupport.longs(fit);
+                Tensor vi = CpuTensors.longs(val), fi = CpuTensors.longs(fit);
                 Tensor xf = torch.index_select(x, 0, fi), yf = torch.index_select(y, 0, fi);
                 Tensor xv = torch.index_select(x, 0, vi), yv = torch.index_select(y, 0, vi);
                 for (int k = 0; k < LAMBDA_GRID.length; k++) {
