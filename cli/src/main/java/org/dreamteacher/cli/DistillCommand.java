@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Locale;
 import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.distill.Distiller;
@@ -127,7 +128,7 @@ final class DistillCommand extends CliCommand {
         if (features != null) return distillStored(kernels, mode);
         if (scenes < 0) throw usage("--scenes must be >= 0, got " + scenes);
         SegmentationDataset sceneSet = scenes == 0 ? null
-                : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, SeededRandom.mix(seed, PRETRAINING_SCENES));
+                : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, SeededRandom.mix(seed, SeedStreams.PRETRAINING_SCENES));
         ImageDataset images = sceneSet != null ? sceneSet.images() : data.trainImages();
         LabelGuidance guidance = guided.guidance(this, images, data.describe(), sceneSet, seed, parallel.worldSize(this));
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
@@ -258,9 +259,6 @@ final class DistillCommand extends CliCommand {
             out().printf(Locale.ROOT, "loss curve: %s%n", out.resolve("loss-curve.png"));
         return r;
     }
-
-    /** Seeds the pretraining scenes apart from the labelled scenes that evaluation draws with the same seed. */
-    private static final long PRETRAINING_SCENES = 0x5072655363656E65L; // "PreScene"
 
     WhitenMode whitenMode(String text) {
         return switch (text.toLowerCase(Locale.ROOT).replace('_', '-')) {

@@ -16,8 +16,6 @@ import org.dreamteacher.torch.CpuTensors;
  * data). They are ordinary CPU tensors: create batches inside the training step's {@code PointerScope}.
  */
 public final class Batches implements Iterable<Batches.Batch> {
-    private static final long ORDER = 0x4F72646572L;
-    private static final long AUGMENT = 0x4175676DL;
 
     /**
      * One mini-batch. {@code labels} is null for unlabelled data. A batch of a {@link #shard sharded} view is
@@ -179,7 +177,7 @@ public final class Batches implements Iterable<Batches.Batch> {
     /** The dataset indices in the order epoch {@code epoch} visits them. */
     public int[] order(int epoch) {
         int[] order = indices.clone();
-        if (shuffle) new SeededRandom(SeededRandom.mix(seed, ORDER, epoch)).shuffle(order);
+        if (shuffle) new SeededRandom(SeededRandom.mix(seed, SeedStreams.BATCH_ORDER, epoch)).shuffle(order);
         return order;
     }
 
@@ -214,7 +212,7 @@ public final class Batches implements Iterable<Batches.Batch> {
             if (maps != null) segmentation.copyLabelMap(idx[j], maps, j * hw);
             if (!augmentation.isIdentity()) {
                 long position = (long) step * batchSize + offset + j;
-                SeededRandom rng = new SeededRandom(SeededRandom.mix(seed, AUGMENT, epoch, position));
+                SeededRandom rng = new SeededRandom(SeededRandom.mix(seed, SeedStreams.AUGMENTATION, epoch, position));
                 augmentation.apply(rng, pixels, j * per, c, h, w, maps, j * hw);
             }
         }

@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.Noise;
@@ -51,7 +52,6 @@ public final class FeatureStore implements AutoCloseable {
     public static final int DEFAULT_CHUNK_SIZE = 256;
     /** Images per teacher forward when none is given (at most the chunk size). */
     public static final int DEFAULT_BATCH_SIZE = 32;
-    private static final long NOISE_STREAM = 0x456E636F64654E7AL; // "EncodeNz"
 
     /** How features are kept on disk. Float16 halves the size; its rounding (relative 2^-11) is far below what a student learns. */
     public enum Precision {
@@ -159,7 +159,7 @@ public final class FeatureStore implements AutoCloseable {
      * be recomputed without the others, whatever the chunk and batch sizes.
      */
     public static Noise imageNoise(long seed, long index) {
-        return new Noise(SeededRandom.mix(seed, NOISE_STREAM, index));
+        return new Noise(SeededRandom.mix(seed, SeedStreams.ENCODING_NOISE, index));
     }
 
     /** The (N, c, h, w) encoding noise of the images {@code indices}: {@link #imageNoise} of each, stacked. */
