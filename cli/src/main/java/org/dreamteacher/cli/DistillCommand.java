@@ -25,6 +25,7 @@ import org.dreamteacher.nn.FeatureRegressor;
 import org.dreamteacher.nn.InitWeights;
 import org.dreamteacher.nn.ModelConfig;
 import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.train.MetricsLog;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -132,16 +133,8 @@ final class DistillCommand extends CliCommand {
         ImageDataset images = sceneSet != null ? sceneSet.images() : data.trainImages();
         LabelGuidance guidance = guided.guidance(this, images, data.describe(), sceneSet, seed, parallel.worldSize(this));
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
-        ModelConfig backboneConfig;
-        try {
-            backboneConfig = BackboneChoice.config(backbone, width, images.channels(), images.height(), 0);
-        } catch (IllegalArgumentException e) {
-            throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
-        }
-        Distiller.Settings d = Distiller.Settings.defaults();
-        Distiller.Settings settings = new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
-                timestep, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), true,
-                regressorChannels);
+        ModelConfig backboneConfig = backboneConfig(images);
+        Distiller.Settings settings = settings(timestep, mode, true);
         try (TeacherChoice t = teacherOptions.open()) {
             Distiller distiller = new Distiller(t.teacher(), t.schedule(), t.source(), backboneConfig, images, kernels, settings);
             if (guidance != null) distiller = distiller.withLabelGuidance(guidance);
@@ -229,11 +222,14 @@ final class DistillCommand extends CliCommand {
         }
     }
 
-    /** Stored features hold the unflipped images' features, so runs from a store do not flip. */
+    /**
+     * The settings of this run at timestep {@code t}, the library's defaults where no option sets them. Stored
+     * features hold the unflipped images' features, so runs from a store do not flip.
+     */
     private Distiller.Settings settings(int t, WhitenMode mode, boolean flip) {
         Distiller.Settings d = Distiller.Settings.defaults();
         return new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
-                t, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), flip,
+                t, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, MetricsLog.interval(steps), flip,
                 regressorChannels);
     }
 

@@ -54,6 +54,8 @@ import org.dreamteacher.train.Progress;
  */
 public final class Classifier {
     private static final System.Logger LOG = System.getLogger(Classifier.class.getName());
+    /** Fixed, not the run's seed: every run scores on the same test images. */
+    private static final long TEST_SUBSET_SEED = 20_231_123L;
 
     private Classifier() {}
 
@@ -148,6 +150,17 @@ public final class Classifier {
      */
     public record Result(Mode mode, double labelFraction, long seed, double accuracy, int trainSamples, int testSamples, int steps,
             int batchSize, double finalLoss, double seconds) {}
+
+    /**
+     * A balanced subset of about {@code n} images of {@code test} ({@code n / classes} per class, at least one),
+     * the same for every run and every seed, so that scores on it compare; the whole split when {@code n} is at
+     * least its size.
+     */
+    public static ImageDataset testSubset(ImageDataset test, int n) {
+        if (n >= test.size()) return test;
+        int perClass = Math.max(1, n / test.numClasses());
+        return test.subset(Splits.balancedSubsetPerClass(test.labels(), test.numClasses(), perClass, TEST_SUBSET_SEED));
+    }
 
     /**
      * Opens a fresh backbone from {@code source} (a random init is seeded from the run's seed, so the random

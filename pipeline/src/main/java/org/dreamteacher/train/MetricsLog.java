@@ -28,6 +28,11 @@ public final class MetricsLog implements AutoCloseable {
         this.out = out;
     }
 
+    /** How many steps apart a run of {@code steps} logs: often enough that short runs still draw a curve, at most every 20 steps. */
+    public static int interval(int steps) {
+        return Math.max(1, Math.min(20, steps / 20));
+    }
+
     /**
      * Opens the log for a run that has completed {@code resumeStep} steps: records are keyed by completed
      * steps, so those with step {@code <=} resumeStep are kept (0 = start afresh).
