@@ -216,7 +216,7 @@ public final class Batches implements Iterable<Batches.Batch> {
                 augmentation.apply(rng, pixels, j * per, c, h, w, maps, j * hw);
             }
         }
-        Tensor x = Tensors.floats(pixels, idx.length, c, h, w);
+        Tensor x = CpuTensors.floats(pixels, idx.length, c, h, w);
         Tensor y = null;
         if (maps != null) {
             long[] l = new long[maps.length];

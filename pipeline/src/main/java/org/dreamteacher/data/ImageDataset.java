@@ -218,7 +218,7 @@ public final class ImageDataset {
         int per = valuesPerImage();
         float[] out = new float[Math.multiplyExact(indices.length, per)];
         for (int j = 0; j < indices.length; j++) copyImage(indices[j], out, j * per);
-        return Tensors.floats(out, indices.length, c, h, w);
+        return CpuTensors.floats(out, indices.length, c, h, w);
     }
 
     /** The labels at {@code indices} as an int64 (B) CPU tensor. */

@@ -1,11 +1,7 @@
 package org.dreamteacher.diffusion;
 
 import java.util.SplittableRandom;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
@@ -67,9 +63,7 @@ public final class Noise {
         } else {
             for (int i = 0; i < values.length; i++) values[i] = (float) random.nextGaussian();
         }
-        Tensor t = torch.empty(shape, new TensorOptions(ScalarType.Float), new MemoryFormatOptional());
-        if (values.length > 0) t.data_ptr_float().put(values);
-        return t;
+        return CpuTensors.floats(values, shape);
     }
 
     /** Standard normal float32 values shaped like {@code like}. */

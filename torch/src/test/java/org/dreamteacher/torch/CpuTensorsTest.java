@@ -34,6 +34,19 @@ class CpuTensorsTest {
             Tensor empty = CpuTensors.longs(new long[0]);
             assertArrayEquals(new long[] {0}, empty.sizes().vec().get());
             assertArrayEquals(new long[] {0, 5}, CpuTensors.longs(new long[0], 0, 5).sizes().vec().get());
+            Tensor scalar = CpuTensors.floats(new float[] {2.5f}, new long[0]);
+            assertEquals(0, scalar.dim(), "an empty shape is a 0-dimensional tensor");
+            assertArrayEquals(new float[] {2.5f}, CpuTensors.toFloats(scalar));
+        }
+    }
+
+    @Test
+    void valuesComeBackFromAnyLayoutAndType() {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor t = CpuTensors.floats(new float[] {1, 2, 3, 4, 5, 6}, 2, 3).t(); // not contiguous
+            assertArrayEquals(new float[] {1, 4, 2, 5, 3, 6}, CpuTensors.toFloats(t));
+            assertArrayEquals(new long[] {1, 4, 2, 5, 3, 6}, CpuTensors.toLongs(t));
+            assertArrayEquals(new long[] {3, 2}, CpuTensors.shape(t));
         }
     }
 
@@ -42,5 +55,6 @@ class CpuTensorsTest {
         var e = assertThrows(IllegalArgumentException.class, () -> CpuTensors.longs(new long[] {1, 2, 3}, 2, 2));
         assertEquals("shape [2, 2] holds 4 elements, got 3", e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> CpuTensors.longs(new long[] {1, 2}, -1, -2));
+        assertThrows(IllegalArgumentException.class, () -> CpuTensors.floats(new float[] {1, 2}, new long[0]));
     }
 }
