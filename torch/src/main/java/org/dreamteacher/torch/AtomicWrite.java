@@ -122,14 +122,18 @@ public final class AtomicWrite {
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
         }
-        syncDirectory(file.toAbsolutePath().getParent());
+        sync(file.toAbsolutePath().getParent());
     }
 
-    private static void syncDirectory(Path dir) {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
+    /**
+     * Forces a file or a folder (its entries: renames into it) to disk, as far as the file system can; one that
+     * cannot fsync a folder is passed over, since the rename itself is still atomic there.
+     */
+    public static void sync(Path fileOrFolder) {
+        try (FileChannel ch = FileChannel.open(fileOrFolder, StandardOpenOption.READ)) {
+            ch.force(true);
         } catch (IOException | UnsupportedOperationException ignored) {
-            // Some file systems cannot fsync a directory; the rename itself is still atomic there.
+            // passed over, as said above
         }
     }
 }
