@@ -132,6 +132,42 @@ class PackageDependenciesTest {
         assertEquals(List.of(), violations, "dependencies that docs/design.md section 2 does not allow");
     }
 
+    /** Layers, not a web: no package may reach itself through the packages it may use. */
+    @Test
+    void theTableHasNoCycle() {
+        assertEquals(List.of(), cycles(allowed), "cycles in docs/design.md's table");
+        assertEquals(List.of(List.of("a", "b", "a")), cycles(Map.of("a", Set.of("b"), "b", Set.of("a"))), "the check sees a cycle");
+    }
+
+    /** Each cycle of {@code uses}, as the path from a package back to itself (one per package that starts one). */
+    static List<List<String>> cycles(Map<String, Set<String>> uses) {
+        List<List<String>> found = new ArrayList<>();
+        Set<String> done = new TreeSet<>();
+        for (String start : new TreeSet<>(uses.keySet())) {
+            if (done.contains(start)) continue;
+            List<String> path = new ArrayList<>(List.of(start));
+            if (reachesBack(start, start, uses, path, new TreeSet<>())) {
+                found.add(path);
+                done.addAll(path);
+            }
+        }
+        return found;
+    }
+
+    private static boolean reachesBack(String from, String target, Map<String, Set<String>> uses, List<String> path, Set<String> seen) {
+        for (String next : new TreeSet<>(uses.getOrDefault(from, Set.of()))) {
+            if (next.equals(target)) {
+                path.add(next);
+                return true;
+            }
+            if (!seen.add(next)) continue;
+            path.add(next);
+            if (reachesBack(next, target, uses, path, seen)) return true;
+            path.remove(path.size() - 1);
+        }
+        return false;
+    }
+
     @Test
     void everyPackageHasAPackageInfoThatSaysWhatItMayUse() throws IOException {
         Set<Path> dirs = new LinkedHashSet<>();
