@@ -7,7 +7,6 @@ import java.util.Locale;
 import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.LabelledSubset;
-import org.dreamteacher.data.Splits;
 import org.dreamteacher.eval.BackboneSource;
 import org.dreamteacher.eval.Classifier;
 import org.dreamteacher.eval.LabelEfficiencyStudy;
@@ -80,7 +79,7 @@ abstract class ClassifyCommand extends CliCommand {
         if (testImages != null) requirePositive(testImages, "--test-images");
         TorchRuntime.init();
         FashionMnist fm = data.fashionMnist();
-        ImageDataset train = fm.train(), test = testSubset(fm.test(), testImages);
+        ImageDataset train = fm.train(), test = testImages == null ? fm.test() : Classifier.testSubset(fm.test(), testImages);
         LabelledSubset subset = labelledSubset(train);
         List<BackboneSource> sources = backbone.sources(train.channels(), train.height());
 
@@ -149,12 +148,6 @@ abstract class ClassifyCommand extends CliCommand {
         return s;
     }
 
-    /** A balanced subset of {@code n} test images (the whole split when null or larger). */
-    static ImageDataset testSubset(ImageDataset test, Integer n) {
-        if (n == null || n >= test.size()) return test;
-        int perClass = Math.max(1, n / test.numClasses());
-        return test.subset(Splits.balancedSubsetPerClass(test.labels(), test.numClasses(), perClass, 20_231_123L));
-    }
 
     static String joinNumbers(List<Double> values) {
         List<String> s = new ArrayList<>();

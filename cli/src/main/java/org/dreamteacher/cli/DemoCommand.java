@@ -33,6 +33,7 @@ import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureRegressor;
 import org.dreamteacher.nn.ResNetConfig;
 import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.train.MetricsLog;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -108,7 +109,7 @@ final class DemoCommand extends CliCommand {
                 + "classify Fashion-MNIST with " + percent(p.labelFraction()) + " of the labels");
         FashionMnist data = FashionMnist.embeddedSubset();
         ImageDataset train = data.train();
-        ImageDataset test = ClassifyCommand.testSubset(data.test(), p.testImages());
+        ImageDataset test = Classifier.testSubset(data.test(), p.testImages());
         ObjectNode results = JSON.createObjectNode();
         Map<String, Double> seconds = new LinkedHashMap<>();
         Map<String, Double> cpuAt = new LinkedHashMap<>();
@@ -142,7 +143,7 @@ final class DemoCommand extends CliCommand {
                     u.channelMult(), u.taps(), model.config().schedule(), model.timesteps());
             Path samples = out.resolve("teacher-samples.png");
             out().flush();
-            SampleCommand.drawSamples(model, p.samples(), "ddim", p.sampleSteps(), 0.0, seed, samples);
+            Teachers.drawSamples(model, p.samples(), "ddim", p.sampleSteps(), 0.0, seed, samples);
             out().printf(Locale.ROOT, "[teacher] %d samples (DDIM, %d steps): %s%n", p.samples(), p.sampleSteps(), samples);
             seconds.put("teacher", since(t));
             cpuAt.put("teacher", cpuSeconds());
@@ -245,7 +246,7 @@ final class DemoCommand extends CliCommand {
                 .withTaps(List.of(0, 2, 4));
         double ema = steps >= 2000 ? 0.999 : 0.99;
         TeacherTrainer.Settings s = new TeacherTrainer.Settings(steps, 32, 1e-3, 0.0, Math.min(100, Math.max(1, steps / 10)), 1.0, ema, seed,
-                Math.max(50, steps / 4), TrainTeacherCommand.logEvery(steps), true);
+                Math.max(50, steps / 4), MetricsLog.interval(steps), true);
         Path dir = out.resolve("teacher");
         clearPreviousRun(dir);
         TeacherTrainer.Result r = new TeacherTrainer(DiffusionConfig.of(u), train, s).run(dir, false);

@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.Locale;
 import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.LabelledSubset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.distill.Distiller;
@@ -23,7 +25,9 @@ import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureRegressor;
 import org.dreamteacher.nn.InitWeights;
 import org.dreamteacher.nn.ModelConfig;
+import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.train.MetricsLog;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -127,55 +131,20 @@ final class DistillCommand extends CliCommand {
         if (features != null) return distillStored(kernels, mode);
         if (scenes < 0) throw usage("--scenes must be >= 0, got " + scenes);
         SegmentationDataset sceneSet = scenes == 0 ? null
-                : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, SeededRandom.mix(seed, PRETRAINING_SCENES));
+                : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, SeededRandom.mix(seed, SeedStreams.PRETRAINING_SCENES));
         ImageDataset images = sceneSet != null ? sceneSet.images() : data.trainImages();
         LabelGuidance guidance = guided.guidance(this, images, data.describe(), sceneSet, seed, parallel.worldSize(this));
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
-        ModelConfig backboneConfig;
-        try {
-            backboneConfig = BackboneChoice.config(backbone, width, images.channels(), images.height(), 0);
-        } catch (IllegalArgumentException e) {
-            throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
-        }
-        Distiller.Settings d = Distiller.Settings.defaults();
-        Distiller.Settings settings = new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
-                timestep, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), true,
-                regressorChannels);
+        ModelConfig backboneConfig = backboneConfig(images);
+        Distiller.Settings settings = settings(timestep, mode, true);
         try (TeacherChoice t = teacherOptions.open()) {
             Distiller distiller = new Distiller(t.teacher(), t.schedule(), t.source(), backboneConfig, images, kernels, settings);
             if (guidance != null) distiller = distiller.withLabelGuidance(guidance);
             distiller.initWeights(init);
-            TapPairing pairing;
-            InitWeights.Report initReport = null;
-            try (ConfiguredModule probe = backboneConfig.build()) {
-                // checked before the run, so that a file that does not fit fails at once, with every problem listed
-                if (init != null) initReport = InitWeights.load(init, probe);
-                pairing = distiller.pairing((Backbone) probe);
-            }
-            out().printf(Locale.ROOT, "distill: teacher %s (%s, t = %d) -> %s; %s, %d images%n", t.source(), t.noising(), timestep,
-                    BackboneChoice.describe(backboneConfig), data.describe(), images.size());
-            if (initReport != null) out().printf(Locale.ROOT, "  init: %s%n", initReport.describe());
-            out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing.describe());
-            out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
-                    num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
-            if (guidance != null) out().printf(Locale.ROOT, "  label guidance: %s%n", guidance.describe());
-            if (guided.subset != null) {
-                // every rank writes the same bytes atomically; probe/finetune --labelled read them back
-                java.nio.file.Files.createDirectories(out);
-                guided.subset.write(out.resolve(org.dreamteacher.data.LabelledSubset.FILE));
-                out().printf(Locale.ROOT, "  labelled images: %s -> %s%n", guided.subset,
-                        out.resolve(org.dreamteacher.data.LabelledSubset.FILE));
-            }
-            out().flush();
-            org.dreamteacher.parallel.DataParallel dp = parallel.join(this);
-            Distiller.Result r = distiller.parallel(dp).run(out, resume);
-            parallel.report(this);
-            if (!dp.writesFiles()) return 0;
-            out().printf(Locale.ROOT, "distilled %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
-            out().printf(Locale.ROOT, "backbone: %s%n", r.backboneFile());
-            if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss",
-                    guidance == null ? List.of("loss", "whitened_mse", "attention") : List.of("loss", "whitened_mse", "attention", "label_distill")))
-                out().printf(Locale.ROOT, "loss curve: %s%n", out.resolve("loss-curve.png"));
+            String header = String.format(Locale.ROOT, "distill: teacher %s (%s, t = %d) -> %s; %s, %d images", t.source(), t.noising(),
+                    timestep, BackboneChoice.describe(backboneConfig), data.describe(), images.size());
+            Distiller.Result r = run(header, distiller, backboneConfig, kernels, guidance);
+            if (r == null) return 0;
             if (r.backboneFile() != null) {
                 Path pca = out.resolve("pca-features.png");
                 try (ConfiguredModule b = Checkpoints.load(r.backboneFile());
@@ -214,8 +183,9 @@ final class DistillCommand extends CliCommand {
             ModelConfig backboneConfig = backboneConfig(images);
             Distiller distiller = new Distiller(source, m.teacherSource(), backboneConfig, images, kernels, settings(m.timestep(), mode, false))
                     .initWeights(init);
-            out().printf(Locale.ROOT, "distill: %s -> %s; %d images%n", source.describe(), BackboneChoice.describe(backboneConfig), images.size());
-            run(distiller, backboneConfig, kernels);
+            String header = String.format(Locale.ROOT, "distill: %s -> %s; %d images", source.describe(), BackboneChoice.describe(backboneConfig),
+                    images.size());
+            run(header, distiller, backboneConfig, kernels, null);
         }
         return 0;
     }
@@ -228,39 +198,54 @@ final class DistillCommand extends CliCommand {
         }
     }
 
-    /** Stored features hold the unflipped images' features, so runs from a store do not flip. */
+    /**
+     * The settings of this run at timestep {@code t}, the library's defaults where no option sets them. Stored
+     * features hold the unflipped images' features, so runs from a store do not flip.
+     */
     private Distiller.Settings settings(int t, WhitenMode mode, boolean flip) {
         Distiller.Settings d = Distiller.Settings.defaults();
         return new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
-                t, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, TrainTeacherCommand.logEvery(steps), flip,
+                t, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, MetricsLog.interval(steps), flip,
                 regressorChannels);
     }
 
-    /** Prints the pairing and settings, runs, and reports the result and the loss curve. */
-    private Distiller.Result run(Distiller distiller, ModelConfig backboneConfig, TensorLossKernels kernels) throws Exception {
+    /**
+     * Checks {@code --init} and the tap pairing on a probe of the backbone (so that a file that does not fit fails
+     * at once, with every problem listed), prints them under {@code header} with the settings, runs, and reports the
+     * result and the loss curve. Returns null in a process that writes no files (a data-parallel rank other than 0).
+     */
+    private Distiller.Result run(String header, Distiller distiller, ModelConfig backboneConfig, TensorLossKernels kernels, LabelGuidance guidance)
+            throws Exception {
         TapPairing pairing;
+        InitWeights.Report initReport = null;
         try (ConfiguredModule probe = backboneConfig.build()) {
-            if (init != null) out().printf(Locale.ROOT, "  init: %s%n", InitWeights.load(init, probe).describe());
+            if (init != null) initReport = InitWeights.load(init, probe);
             pairing = distiller.pairing((Backbone) probe);
         }
+        out().println(header);
+        if (initReport != null) out().printf(Locale.ROOT, "  init: %s%n", initReport.describe());
         out().printf(Locale.ROOT, "  tap pairing: %s%n", pairing.describe());
         out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, lambda_AT %s, whitening %s, backend %s, seed %d -> %s%s%n", steps, batch,
                 num(lr), num(lambdaAt), whiten, kernels.name(), seed, out, resume ? " (resuming)" : "");
+        if (guidance != null) out().printf(Locale.ROOT, "  label guidance: %s%n", guidance.describe());
+        if (guided.subset != null) {
+            // every rank writes the same bytes atomically; probe/finetune --labelled read them back
+            Path file = out.resolve(LabelledSubset.FILE);
+            guided.subset.write(file);
+            out().printf(Locale.ROOT, "  labelled images: %s -> %s%n", guided.subset, file);
+        }
         out().flush();
-        org.dreamteacher.parallel.DataParallel dp = parallel.join(this);
+        DataParallel dp = parallel.join(this);
         Distiller.Result r = distiller.parallel(dp).run(out, resume);
         parallel.report(this);
-        if (!dp.writesFiles()) return r;
+        if (!dp.writesFiles()) return null;
         out().printf(Locale.ROOT, "distilled %d steps in %.1f s: loss %.4f -> %.4f%n", r.steps(), r.seconds(), r.firstLoss(), r.lastLoss());
         out().printf(Locale.ROOT, "backbone: %s%n", r.backboneFile());
-        if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss",
-                List.of("loss", "whitened_mse", "attention")))
+        List<String> series = guidance == null ? List.of("loss", "whitened_mse", "attention") : List.of("loss", "whitened_mse", "attention", "label_distill");
+        if (Charts.lossCurve(out.resolve("metrics.jsonl"), out.resolve("loss-curve.png"), "distillation loss", series))
             out().printf(Locale.ROOT, "loss curve: %s%n", out.resolve("loss-curve.png"));
         return r;
     }
-
-    /** Seeds the pretraining scenes apart from the labelled scenes that evaluation draws with the same seed. */
-    private static final long PRETRAINING_SCENES = 0x5072655363656E65L; // "PreScene"
 
     WhitenMode whitenMode(String text) {
         return switch (text.toLowerCase(Locale.ROOT).replace('_', '-')) {

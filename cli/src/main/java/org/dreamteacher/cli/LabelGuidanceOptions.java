@@ -4,6 +4,7 @@ import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.LabelledSubset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.distill.LabelGuidance;
@@ -11,7 +12,6 @@ import picocli.CommandLine.Option;
 
 /** The options of label-guided distillation (distill --label-guided). */
 final class LabelGuidanceOptions {
-    private static final long LABELLED_STREAM = 0x4C6162656C6C6564L; // "Labelled"
 
     @Option(names = "--label-guided", description = {"Label-guided distillation: an interpreter learns the labels of a few images on the "
             + "teacher's features, and the backbone's task head learns its softened predictions on every image (loss: features + "
@@ -83,7 +83,7 @@ final class LabelGuidanceOptions {
             throw command.usage("the interpreter's batch of " + batch + " labelled " + (scenes != null ? "scenes" : "images") + " does not split evenly over "
                     + worldSize + " ranks: label more, or use a world size that divides " + batch);
         // dropLast: every step a full batch, which data-parallel ranks split into equal shares
-        Batches batches = labelled.indices(idx).batchSize(batch).seed(SeededRandom.mix(seed, LABELLED_STREAM)).dropLast(true)
+        Batches batches = labelled.indices(idx).batchSize(batch).seed(SeededRandom.mix(seed, SeedStreams.LABELLED_BATCHES)).dropLast(true)
                 .augmentation(Augmentation.flip()).build();
         LabelGuidance.Settings settings = new LabelGuidance.Settings(lambdaLd, tau, interpreterSteps, d.interpreterBatch(), d.interpreterLr(),
                 d.diceWeight(), d.interpreterChannels());

@@ -1,13 +1,8 @@
 package org.dreamteacher.cli;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.Tensor;
-import org.dreamteacher.data.Pictures;
 import org.dreamteacher.diffusion.GaussianDiffusion;
-import org.dreamteacher.train.Progress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -49,22 +44,10 @@ final class SampleCommand extends CliCommand {
             if (s.equals("ddim") && steps > model.timesteps())
                 throw usage("--steps must be <= the teacher's " + model.timesteps() + " timesteps, got " + steps);
             long t0 = System.nanoTime();
-            drawSamples(model, n, s, steps, eta, seed, out);
+            Teachers.drawSamples(model, n, s, steps, eta, seed, out);
             out().printf(Locale.ROOT, "%d samples (%s, %d steps) in %.1f s: %s%n", n, s, s.equals("ddim") ? steps : model.timesteps(),
                     (System.nanoTime() - t0) / 1e9, out);
         }
         return 0;
-    }
-
-    /** Samples {@code n} images and writes them as a grid (8 columns at most, each pixel drawn 2 x 2). */
-    static void drawSamples(GaussianDiffusion model, int n, String sampler, int steps, double eta, long seed, Path png) throws IOException {
-        int total = sampler.equals("ddpm") ? model.timesteps() : steps;
-        try (PointerScope scope = new PointerScope(); Progress bar = Progress.start("sample", total, 0, "step")) {
-            GaussianDiffusion.Progress p = (done, all) -> bar.stepTo(done, null);
-            Tensor images = sampler.equals("ddpm") ? model.sampleDdpm(n, seed, p) : model.sampleDdim(n, steps, eta, seed, p);
-            int columns = Math.min(8, (int) Math.ceil(Math.sqrt(n)));
-            int scale = model.config().unet().imageSize() <= 64 ? 2 : 1;
-            Pictures.saveGrid(png, images, columns, scale);
-        }
     }
 }

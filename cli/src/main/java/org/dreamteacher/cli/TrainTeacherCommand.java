@@ -8,6 +8,7 @@ import org.dreamteacher.diffusion.DiffusionConfig;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.distill.TeacherTrainer;
 import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.train.MetricsLog;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -83,7 +84,7 @@ final class TrainTeacherCommand extends CliCommand {
         if (sampleSteps > config.timesteps()) throw usage("--sample-steps must be <= --timesteps (" + config.timesteps() + ")");
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
         TeacherTrainer.Settings settings = new TeacherTrainer.Settings(steps, batch, lr, 0.0, warmup, 1.0, ema, seed, checkpointEvery,
-                logEvery(steps), true);
+                MetricsLog.interval(steps), true);
         var u = config.unet();
         out().printf(Locale.ROOT, "train-teacher: %s, %d images; U-Net %dx%dx%d, base %d, mult %s, %d res block(s), attention %s, taps %s; "
                 + "%s schedule, T = %d%n", data.describe(), images.size(), u.inChannels(), u.imageSize(), u.imageSize(), u.baseChannels(),
@@ -102,15 +103,10 @@ final class TrainTeacherCommand extends CliCommand {
         if (samples > 0 && r.teacherFile() != null) {
             Path grid = out.resolve("sample-grid.png");
             try (GaussianDiffusion teacher = Teachers.load(r.teacherFile())) {
-                SampleCommand.drawSamples(teacher, samples, "ddim", sampleSteps, 0.0, seed, grid);
+                Teachers.drawSamples(teacher, samples, "ddim", sampleSteps, 0.0, seed, grid);
             }
             out().printf(Locale.ROOT, "samples (DDIM, %d steps): %s%n", sampleSteps, grid);
         }
         return 0;
-    }
-
-    /** Log often enough that short runs still draw a curve, at most every 20 steps. */
-    static int logEvery(int steps) {
-        return Math.max(1, Math.min(20, steps / 20));
     }
 }

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
 import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.torch.CpuTensors;
 
 /**
  * Mini-batches over a dataset with a seeded order per epoch. The order of epoch e depends only on (seed, e),
@@ -15,8 +16,6 @@ import org.bytedeco.pytorch.Tensor;
  * data). They are ordinary CPU tensors: create batches inside the training step's {@code PointerScope}.
  */
 public final class Batches implements Iterable<Batches.Batch> {
-    private static final long ORDER = 0x4F72646572L;
-    private static final long AUGMENT = 0x4175676DL;
 
     /**
      * One mini-batch. {@code labels} is null for unlabelled data. A batch of a {@link #shard sharded} view is
@@ -178,7 +177,7 @@ public final class Batches implements Iterable<Batches.Batch> {
     /** The dataset indices in the order epoch {@code epoch} visits them. */
     public int[] order(int epoch) {
         int[] order = indices.clone();
-        if (shuffle) new SeededRandom(SeededRandom.mix(seed, ORDER, epoch)).shuffle(order);
+        if (shuffle) new SeededRandom(SeededRandom.mix(seed, SeedStreams.BATCH_ORDER, epoch)).shuffle(order);
         return order;
     }
 
@@ -213,16 +212,16 @@ public final class Batches implements Iterable<Batches.Batch> {
             if (maps != null) segmentation.copyLabelMap(idx[j], maps, j * hw);
             if (!augmentation.isIdentity()) {
                 long position = (long) step * batchSize + offset + j;
-                SeededRandom rng = new SeededRandom(SeededRandom.mix(seed, AUGMENT, epoch, position));
+                SeededRandom rng = new SeededRandom(SeededRandom.mix(seed, SeedStreams.AUGMENTATION, epoch, position));
                 augmentation.apply(rng, pixels, j * per, c, h, w, maps, j * hw);
             }
         }
-        Tensor x = Tensors.floats(pixels, idx.length, c, h, w);
+        Tensor x = CpuTensors.floats(pixels, idx.length, c, h, w);
         Tensor y = null;
         if (maps != null) {
             long[] l = new long[maps.length];
             for (int k = 0; k < l.length; k++) l[k] = maps[k] & 0xFF;
-            y = Tensors.longs(l, idx.length, h, w);
+            y = CpuTensors.longs(l, idx.length, h, w);
         } else if (images.hasLabels()) {
             y = images.labelsTensor(idx);
         }

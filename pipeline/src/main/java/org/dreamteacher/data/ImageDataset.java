@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.torch.CpuTensors;
 
 /**
  * N images of C x H x W held in one compact Java array (one byte per value for 8-bit sources such as
@@ -217,7 +218,7 @@ public final class ImageDataset {
         int per = valuesPerImage();
         float[] out = new float[Math.multiplyExact(indices.length, per)];
         for (int j = 0; j < indices.length; j++) copyImage(indices[j], out, j * per);
-        return Tensors.floats(out, indices.length, c, h, w);
+        return CpuTensors.floats(out, indices.length, c, h, w);
     }
 
     /** The labels at {@code indices} as an int64 (B) CPU tensor. */
@@ -225,7 +226,7 @@ public final class ImageDataset {
         if (labels == null) throw new IllegalStateException("this dataset has no labels");
         long[] out = new long[indices.length];
         for (int j = 0; j < indices.length; j++) out[j] = labels[checkIndex(indices[j], n)];
-        return Tensors.longs(out, indices.length);
+        return CpuTensors.longs(out, indices.length);
     }
 
     /** 0, 1, ..., size() - 1. */

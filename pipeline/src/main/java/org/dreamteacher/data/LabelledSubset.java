@@ -3,11 +3,9 @@ package org.dreamteacher.data;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
+import org.dreamteacher.torch.AtomicWrite;
 
 /**
  * The labelled images of a run: which share of a data set's labels, drawn with which seed, and their indices. A
@@ -59,9 +57,7 @@ public record LabelledSubset(String data, int trainImages, double percent, long 
 
     /** Writes it as JSON, atomically (a reader never sees half a file). */
     public void write(Path file) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(this), StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicWrite.writeString(file, AtomicWrite.Access.EVERYONE, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(this));
     }
 
     /** Reads one written by {@link #write}; a malformed file gives an {@link IOException} naming it. */

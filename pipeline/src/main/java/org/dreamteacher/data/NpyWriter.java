@@ -6,13 +6,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Objects;
+import org.dreamteacher.torch.AtomicWrite;
 
 /**
  * Writes one array in NumPy's {@code .npy} format (readable by {@code numpy.load}), streamed: the shape is fixed
@@ -97,18 +95,13 @@ public final class NpyWriter implements Closeable {
         Path tmp;
         try {
             Files.createDirectories(dir);
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            // arrays are ordinary readable files
+            tmp = AtomicWrite.temporaryFile(target, AtomicWrite.Access.EVERYONE);
         } catch (IOException e) {
             throw new IOException("cannot write " + file + ": " + reason(e), e);
         }
         FileChannel ch = null;
         try {
-            try {
-                // createTempFile makes owner-only files; arrays are ordinary readable files.
-                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-r--r--"));
-            } catch (UnsupportedOperationException ignored) {
-                // not a POSIX file system
-            }
             ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
             NpyWriter w = new NpyWriter(file, tmp, dtype, dims, total, ch);
             w.writeFully(ByteBuffer.wrap(header));
@@ -227,11 +220,7 @@ public final class NpyWriter implements Closeable {
             channel.force(true);
             channel.close();
             open = false;
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
+            AtomicWrite.replace(tmp, file);
         } catch (IOException e) {
             discard();
             throw new IOException("cannot write " + file + ": " + reason(e), e);

@@ -7,10 +7,7 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import javax.imageio.ImageIO;
 import org.bytedeco.javacpp.PointerScope;
@@ -20,6 +17,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.bytedeco.pytorch.Scalar;
+import org.dreamteacher.torch.AtomicWrite;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -48,14 +47,14 @@ public final class Pictures {
 
     /** A grid of a (B, C, H, W) batch (C = 1 or 3, values in [-1, 1]), {@code columns} wide, each pixel scale x scale. */
     public static BufferedImage grid(Tensor images, int columns, int scale) {
-        long[] s = Tensors.shape(images);
+        long[] s = CpuTensors.shape(images);
         if (s.length != 4 || (s[1] != 1 && s[1] != 3))
             throw new IllegalArgumentException("expected a (B, C, H, W) tensor with C = 1 or 3, got " + java.util.Arrays.toString(s));
         checkPositive(columns, "columns");
         checkPositive(scale, "scale");
         int b = (int) s[0], c = (int) s[1], h = (int) s[2], w = (int) s[3];
         if (b == 0) throw new IllegalArgumentException("no images to draw");
-        float[] v = Tensors.toFloats(images);
+        float[] v = CpuTensors.toFloats(images);
         int cols = Math.min(columns, b), rows = (b + cols - 1) / cols;
         BufferedImage out = canvas(cols * (w * scale + GAP) + GAP, rows * (h * scale + GAP) + GAP);
         for (int i = 0; i < b; i++) {
@@ -87,8 +86,8 @@ public final class Pictures {
      * classes) tinted over it with opacity {@code alpha}; background (0) pixels stay grey.
      */
     public static BufferedImage overlay(Tensor image, Tensor labels, int scale, double alpha) {
-        long[] s = Tensors.shape(image);
-        long[] ls = Tensors.shape(labels);
+        long[] s = CpuTensors.shape(image);
+        long[] ls = CpuTensors.shape(labels);
         int c = s.length == 3 ? (int) s[0] : 1;
         if ((s.length != 2 && s.length != 3) || (c != 1 && c != 3))
             throw new IllegalArgumentException("expected a (C, H, W) image with C = 1 or 3 or an (H, W) image, got " + java.util.Arrays.toString(s));
@@ -97,8 +96,8 @@ public final class Pictures {
             throw new IllegalArgumentException("the label map must be (" + h + ", " + w + "), got " + java.util.Arrays.toString(ls));
         checkPositive(scale, "scale");
         if (!(alpha >= 0 && alpha <= 1)) throw new IllegalArgumentException("alpha must be in [0, 1]: " + alpha);
-        float[] v = Tensors.toFloats(image);
-        long[] l = Tensors.toLongs(labels);
+        float[] v = CpuTensors.toFloats(image);
+        long[] l = CpuTensors.toLongs(labels);
         BufferedImage out = new BufferedImage(w * scale, h * scale, BufferedImage.TYPE_INT_RGB);
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
@@ -124,7 +123,7 @@ public final class Pictures {
      * each label map of {@code labelMaps} (each (B, H, W): ground truth, predictions ...) overlaid.
      */
     public static void saveOverlays(Path png, Tensor images, List<Tensor> labelMaps, int scale) throws IOException {
-        long[] s = Tensors.shape(images);
+        long[] s = CpuTensors.shape(images);
         if (s.length != 4) throw new IllegalArgumentException("expected (B, C, H, W) images, got " + java.util.Arrays.toString(s));
         int b = (int) s[0], h = (int) s[2], w = (int) s[3];
         if (b == 0) throw new IllegalArgumentException("no images to draw");
@@ -157,7 +156,7 @@ public final class Pictures {
      * components (C &lt; 3) and constant components are black.
      */
     public static BufferedImage pcaRgb(Tensor feature, int outHeight, int outWidth) {
-        long[] s = Tensors.shape(feature);
+        long[] s = CpuTensors.shape(feature);
         if (s.length != 3 || s[0] < 1 || s[1] < 1 || s[2] < 1)
             throw new IllegalArgumentException("expected a non-empty (C, H, W) feature map, got " + java.util.Arrays.toString(s));
         checkPositive(outHeight, "outHeight");
@@ -245,25 +244,9 @@ public final class Pictures {
 
     /** Writes a PNG, creating folders as needed; the file appears complete or not at all. */
     public static void save(Path png, BufferedImage image) throws IOException {
-        Path dir = png.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + png.getFileName() + ".", ".tmp");
-        try {
-            try {
-                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-            } catch (UnsupportedOperationException ignored) {
-                // not a POSIX file system
-            }
+        AtomicWrite.writePath(png, AtomicWrite.Access.EVERYONE, tmp -> {
             if (!ImageIO.write(image, "png", tmp.toFile())) throw new IOException("no PNG writer in this JDK");
-            try {
-                Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
+        });
     }
 
     private static BufferedImage canvas(int w, int h) {

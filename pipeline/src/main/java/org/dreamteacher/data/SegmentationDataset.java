@@ -2,6 +2,7 @@ package org.dreamteacher.data;
 
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.torch.CpuTensors;
 
 /**
  * Images with one class label per pixel (class 0 = background), for the dense evaluation the paper stresses
@@ -96,7 +97,7 @@ public final class SegmentationDataset {
             if (i < 0 || i >= size()) fail(i);
             for (int k = 0; k < hw; k++) out[j * hw + k] = maps[i * hw + k] & 0xFF;
         }
-        return Tensors.longs(out, indices.length, height(), width());
+        return CpuTensors.longs(out, indices.length, height(), width());
     }
 
     /** A new dataset with the given scenes (copied) in the given order. */

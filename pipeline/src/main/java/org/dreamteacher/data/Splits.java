@@ -12,8 +12,6 @@ import java.util.Arrays;
  * only in how many labels they see, not in which.
  */
 public final class Splits {
-    private static final long CLASS_ORDER = 0x436C617373L;
-
     private Splits() {}
 
     /** A seeded permutation of 0..n-1. */
@@ -61,7 +59,7 @@ public final class Splits {
             if (m.length < perClass)
                 throw new IllegalArgumentException("class " + k + " has only " + m.length + " examples; a balanced subset needs "
                         + perClass + " per class");
-            new SeededRandom(SeededRandom.mix(seed, CLASS_ORDER, k)).shuffle(m);
+            new SeededRandom(SeededRandom.mix(seed, SeedStreams.CLASS_ORDER, k)).shuffle(m);
             System.arraycopy(m, 0, out, pos, perClass);
             pos += perClass;
         }

@@ -5,7 +5,6 @@ import static org.dreamteacher.nn.Layers.s;
 import java.util.List;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.ScalarOptional;
@@ -17,6 +16,7 @@ import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.nn.TeacherInput;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -282,9 +282,7 @@ public final class GaussianDiffusion extends ConfiguredModule {
     private static Tensor perSample(double[] values) {
         float[] f = new float[values.length];
         for (int i = 0; i < f.length; i++) f[i] = (float) values[i];
-        Tensor t = torch.empty(new long[] {f.length, 1, 1, 1}, new TensorOptions(ScalarType.Float), new MemoryFormatOptional());
-        if (f.length > 0) t.data_ptr_float().put(f);
-        return t;
+        return CpuTensors.floats(f, f.length, 1, 1, 1);
     }
 
     private static long[] timesteps(Tensor t, long n, int total) {

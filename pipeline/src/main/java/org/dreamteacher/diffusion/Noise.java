@@ -1,11 +1,8 @@
 package org.dreamteacher.diffusion;
 
 import java.util.SplittableRandom;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -66,9 +63,7 @@ public final class Noise {
         } else {
             for (int i = 0; i < values.length; i++) values[i] = (float) random.nextGaussian();
         }
-        Tensor t = torch.empty(shape, new TensorOptions(ScalarType.Float), new MemoryFormatOptional());
-        if (values.length > 0) t.data_ptr_float().put(values);
-        return t;
+        return CpuTensors.floats(values, shape);
     }
 
     /** Standard normal float32 values shaped like {@code like}. */
@@ -89,9 +84,7 @@ public final class Noise {
         } else {
             for (int i = 0; i < n; i++) values[i] = random.nextInt(bound);
         }
-        Tensor t = torch.empty(new long[] {n}, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
-        if (n > 0) t.data_ptr_long().put(values);
-        return t;
+        return CpuTensors.longs(values);
     }
 
     /** An independent stream, for example one per data-loader worker. */

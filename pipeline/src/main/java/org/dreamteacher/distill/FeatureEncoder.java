@@ -29,6 +29,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.NoiseSchedule;
@@ -43,6 +44,7 @@ import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.nn.ModelConfigs;
 import org.dreamteacher.nn.TeacherInput;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TensorFile;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.Progress;
@@ -56,7 +58,6 @@ import org.dreamteacher.train.Progress;
 final class FeatureEncoder {
     private static final System.Logger LOG = System.getLogger(FeatureEncoder.class.getName());
 
-    private static final long SAMPLE_STREAM = 0x53616D706C654E7AL; // "SampleNz"
     private static final double FLOAT16_MAX = 65504.0;
     private static final Pattern OUR_FILES = Pattern.compile("chunk-\\d{5}\\.dtt|\\.chunk-\\d{5}\\.dtt\\..*\\.tmp|\\.manifest\\.json\\..*\\.tmp");
     /** Temporary files of writes that a crash (kill -9, power loss) interrupted before their rename. */
@@ -95,8 +96,8 @@ final class FeatureEncoder {
         int size = teacher.config().unet().imageSize(), channels = teacher.config().unet().inChannels();
         ObjectNode id = identity(Mode.SYNTHETIC, teacherJson(teacher, teacher.unet()), schedule, timestep, seed, o, count, channels, size, size);
         id.putObject("sampler").put("name", "ddim").put("steps", ddimSteps).put("eta", 0.0)
-                .put("noise", "Noise(SeededRandom.mix(seed, " + SAMPLE_STREAM + ", first index of the batch))");
-        ImageSource images = (first, n) -> teacher.sampleDdim(n, ddimSteps, 0.0, SeededRandom.mix(seed, SAMPLE_STREAM, first));
+                .put("noise", "Noise(SeededRandom.mix(seed, " + SeedStreams.SYNTHETIC_SAMPLES + ", first index of the batch))");
+        ImageSource images = (first, n) -> teacher.sampleDdim(n, ddimSteps, 0.0, SeededRandom.mix(seed, SeedStreams.SYNTHETIC_SAMPLES, first));
         return run(teacher.unet(), schedule, timestep, seed, dir, o, id, images, true, "sample+encode");
     }
 
@@ -189,8 +190,7 @@ final class FeatureEncoder {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             long[] idx = new long[count];
             for (int j = 0; j < count; j++) idx[j] = first + j;
-            Tensor indices = torch.empty(new long[] {count}, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
-            indices.data_ptr_long().put(idx);
+            Tensor indices = CpuTensors.longs(idx);
             tensors.put(ChunkFile.INDICES, indices);
             Tensor imageTensor = null;
             if (storeImages) {

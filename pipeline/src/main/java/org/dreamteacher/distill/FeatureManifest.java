@@ -8,12 +8,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -22,6 +18,7 @@ import java.util.HexFormat;
 import java.util.List;
 import org.dreamteacher.distill.FeatureStore.Precision;
 import org.dreamteacher.nn.TeacherInput;
+import org.dreamteacher.torch.AtomicWrite;
 
 /**
  * The {@code manifest.json} of a feature store: what made the features (the "identity": teacher, schedule,
@@ -247,30 +244,7 @@ public final class FeatureManifest {
     /** Writes {@code dir/manifest.json} atomically (temporary file, fsync, rename). */
     void write(Path dir) throws IOException {
         byte[] bytes = JSON.writeValueAsBytes(toJson());
-        Path target = dir.resolve(FILE);
-        Path tmp = Files.createTempFile(dir, "." + FILE + ".", ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer b = ByteBuffer.wrap(bytes);
-                while (b.hasRemaining()) ch.write(b);
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-                d.force(true);
-            } catch (IOException | UnsupportedOperationException ignored) {
-                // some file systems cannot fsync a folder; the rename is atomic all the same
-            }
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            if (e instanceof IOException io && !(io instanceof FeatureStoreException))
-                throw new IOException(target + ": cannot write: " + io.getMessage() + " (the previous manifest is kept)", io);
-            throw e;
-        }
+        AtomicWrite.write(dir.resolve(FILE), ch -> AtomicWrite.writeFully(ch, ByteBuffer.wrap(bytes)));
     }
 
     /** Reads and checks {@code dir/manifest.json}; every error names the file. */

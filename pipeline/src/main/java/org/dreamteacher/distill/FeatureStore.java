@@ -12,12 +12,14 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.diffusion.NoiseSchedule;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -50,7 +52,6 @@ public final class FeatureStore implements AutoCloseable {
     public static final int DEFAULT_CHUNK_SIZE = 256;
     /** Images per teacher forward when none is given (at most the chunk size). */
     public static final int DEFAULT_BATCH_SIZE = 32;
-    private static final long NOISE_STREAM = 0x456E636F64654E7AL; // "EncodeNz"
 
     /** How features are kept on disk. Float16 halves the size; its rounding (relative 2^-11) is far below what a student learns. */
     public enum Precision {
@@ -158,7 +159,7 @@ public final class FeatureStore implements AutoCloseable {
      * be recomputed without the others, whatever the chunk and batch sizes.
      */
     public static Noise imageNoise(long seed, long index) {
-        return new Noise(SeededRandom.mix(seed, NOISE_STREAM, index));
+        return new Noise(SeededRandom.mix(seed, SeedStreams.ENCODING_NOISE, index));
     }
 
     /** The (N, c, h, w) encoding noise of the images {@code indices}: {@link #imageNoise} of each, stacked. */
@@ -312,7 +313,7 @@ public final class FeatureStore implements AutoCloseable {
             if (closed) throw new IllegalStateException("feature store " + dir + " is closed");
             for (int k = 0; k < chunks.length; k++) {
                 if (counts[k] == 0) continue;
-                Tensor r = longs(rows[k]), p = longs(positions[k]);
+                Tensor r = CpuTensors.longs(rows[k]), p = CpuTensors.longs(positions[k]);
                 for (int n = 0; n < names.size(); n++) {
                     long[] shape = new long[rowShapes.get(n).length + 1];
                     shape[0] = counts[k];
@@ -324,12 +325,6 @@ public final class FeatureStore implements AutoCloseable {
         } finally {
             lock.readLock().unlock();
         }
-    }
-
-    private static Tensor longs(long[] values) {
-        Tensor t = torch.empty(new long[] {values.length}, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
-        if (values.length > 0) t.data_ptr_long().put(values);
-        return t;
     }
 
     /** Unmaps every chunk; later reads fail. Idempotent. */

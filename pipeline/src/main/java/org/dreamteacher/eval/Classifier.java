@@ -18,6 +18,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.data.Splits;
 import org.dreamteacher.nn.Backbone;
@@ -53,8 +54,8 @@ import org.dreamteacher.train.Progress;
  */
 public final class Classifier {
     private static final System.Logger LOG = System.getLogger(Classifier.class.getName());
-    private static final long HEAD = 0x48656164L;
-    private static final long STEP = 0x53746570L;
+    /** Fixed, not the run's seed: every run scores on the same test images. */
+    private static final long TEST_SUBSET_SEED = 20_231_123L;
 
     private Classifier() {}
 
@@ -151,11 +152,22 @@ public final class Classifier {
             int batchSize, double finalLoss, double seconds) {}
 
     /**
+     * A balanced subset of about {@code n} images of {@code test} ({@code n / classes} per class, at least one),
+     * the same for every run and every seed, so that scores on it compare; the whole split when {@code n} is at
+     * least its size.
+     */
+    public static ImageDataset testSubset(ImageDataset test, int n) {
+        if (n >= test.size()) return test;
+        int perClass = Math.max(1, n / test.numClasses());
+        return test.subset(Splits.balancedSubsetPerClass(test.labels(), test.numClasses(), perClass, TEST_SUBSET_SEED));
+    }
+
+    /**
      * Opens a fresh backbone from {@code source} (a random init is seeded from the run's seed, so the random
      * baseline varies over seeds as the label subsets do), runs, and closes it.
      */
     public static Result run(BackboneSource source, ImageDataset train, ImageDataset test, Settings s) throws IOException {
-        try (ConfiguredModule m = source.open(SeededRandom.mix(s.seed(), 0x496E6974L))) {
+        try (ConfiguredModule m = source.open(SeededRandom.mix(s.seed(), SeedStreams.BACKBONE_INIT))) {
             return run(m, train, test, s);
         }
     }
@@ -188,7 +200,7 @@ public final class Classifier {
             int steps, Settings s, String task, long t0) {
         Batches batches = Batches.of(train).indices(subset).batchSize(batchSize).seed(s.seed()).dropLast(true)
                 .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build();
-        torch.manual_seed(SeededRandom.mix(s.seed(), HEAD));
+        torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.HEAD_INIT));
         b.resetHead(train.numClasses());
         b.freezeBackbone(false);
         backbone.train(true);
@@ -200,7 +212,7 @@ public final class Classifier {
             for (int step = 0; step < steps; step++) {
                 double loss;
                 try (PointerScope scope = new PointerScope()) {
-                    torch.manual_seed(SeededRandom.mix(s.seed(), STEP, step));
+                    torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.TRAINING_STEP, step));
                     int perEpoch = batches.stepsPerEpoch();
                     Batches.Batch batch = batches.batch(step / perEpoch, step % perEpoch);
                     Tensor l = torch.cross_entropy(b.classify(batch.images()), batch.labels());

@@ -2,6 +2,7 @@ package org.dreamteacher.eval;
 
 import java.util.Arrays;
 import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -64,7 +65,7 @@ public final class ConfusionMatrix {
         TorchRuntime.init();
         if (targets.numel() != predictions.numel())
             throw new IllegalArgumentException(targets.numel() + " targets for " + predictions.numel() + " predictions");
-        add(EvalSupport.toLongs(targets), EvalSupport.toLongs(predictions));
+        add(CpuTensors.toLongs(targets), CpuTensors.toLongs(predictions));
     }
 
     /** Pixels of true class {@code target} predicted as {@code predicted}. */

@@ -1,13 +1,8 @@
 package org.dreamteacher.eval;
 
 import java.util.List;
-import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.ConfiguredModule;
 
@@ -25,23 +20,6 @@ final class EvalSupport {
         TensorVector v = new TensorVector();
         for (Tensor t : tensors) v.push_back(t);
         return v;
-    }
-
-    /** An int64 (n) CPU tensor holding {@code values}. */
-    static Tensor longs(long[] values) {
-        Tensor t = torch.empty(new long[] {values.length}, new TensorOptions(ScalarType.Long), new MemoryFormatOptional());
-        if (values.length > 0) t.data_ptr_long().put(values);
-        return t;
-    }
-
-    /** The values of an integer tensor as int64, row-major. */
-    static long[] toLongs(Tensor t) {
-        try (PointerScope scope = new PointerScope()) {
-            Tensor c = t.detach().cpu().to(ScalarType.Long).contiguous();
-            long[] out = new long[Math.toIntExact(c.numel())];
-            if (out.length > 0) c.data_ptr_long().get(out);
-            return out;
-        }
     }
 
     /** Mean of the last {@code k} finite entries of a ring of recent losses. */

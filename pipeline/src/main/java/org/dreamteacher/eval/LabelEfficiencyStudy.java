@@ -5,10 +5,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -23,6 +21,7 @@ import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.Plots;
 import org.dreamteacher.data.SegmentationDataset;
+import org.dreamteacher.torch.AtomicWrite;
 
 /**
  * The label-efficiency protocol of docs/design.md section 6 as one call: every backbone init (typically the
@@ -406,8 +405,6 @@ public final class LabelEfficiencyStudy {
     }
 
     private static void writeAtomically(Path file, String text) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, text, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicWrite.writeString(file, AtomicWrite.Access.EVERYONE, text);
     }
 }

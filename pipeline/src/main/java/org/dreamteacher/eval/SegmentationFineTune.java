@@ -21,6 +21,7 @@ import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.Pictures;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.nn.Backbone;
@@ -44,9 +45,6 @@ import org.dreamteacher.train.Progress;
  * <p>mIoU comes from one {@link ConfusionMatrix} accumulated over all test pixels.
  */
 public final class SegmentationFineTune {
-    private static final long HEAD = 0x48656164L;
-    private static final long STEP = 0x53746570L;
-    private static final long TRAIN_SCENES = 0x5472536365L;
 
     private SegmentationFineTune() {}
 
@@ -129,7 +127,7 @@ public final class SegmentationFineTune {
     /** Labelled train scenes 0..count-1 of the generator keyed by {@code seed}, from training-split items. */
     public static SegmentationDataset trainScenes(ImageDataset trainItems, FashionScenes.Options options, int count, long seed) {
         if (count <= 0) throw new IllegalArgumentException("need at least one train scene, got " + count);
-        return new FashionScenes(trainItems, options, SeededRandom.mix(seed, TRAIN_SCENES)).generate(count);
+        return new FashionScenes(trainItems, options, SeededRandom.mix(seed, SeedStreams.TRAIN_SCENES)).generate(count);
     }
 
     /** Test scenes 0..count-1 of the generator seeded with {@code testSeed}, from test-split items. */
@@ -141,7 +139,7 @@ public final class SegmentationFineTune {
     /** Opens a fresh backbone from {@code source} (seeded by the run's seed), runs, and closes it. */
     public static Result run(BackboneSource source, SegmentationDataset train, SegmentationDataset test, Settings s, Path outputDir)
             throws IOException {
-        try (ConfiguredModule m = source.open(SeededRandom.mix(s.seed(), 0x496E6974L))) {
+        try (ConfiguredModule m = source.open(SeededRandom.mix(s.seed(), SeedStreams.BACKBONE_INIT))) {
             return run(m, train, test, s, outputDir);
         }
     }
@@ -165,7 +163,7 @@ public final class SegmentationFineTune {
         Batches batches = Batches.of(train).batchSize(batchSize).seed(s.seed()).dropLast(true)
                 .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build();
 
-        torch.manual_seed(SeededRandom.mix(s.seed(), HEAD));
+        torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.HEAD_INIT));
         SegmentationHeadConfig hc = new SegmentationHeadConfig(Arrays.stream(b.featureChannels()).boxed().toList(), s.headChannels(),
                 numClasses, "sum");
         try (SegmentationHead head = hc.build()) {
@@ -194,7 +192,7 @@ public final class SegmentationFineTune {
                 for (int step = 0; step < s.steps(); step++) {
                     double loss;
                     try (PointerScope scope = new PointerScope()) {
-                        torch.manual_seed(SeededRandom.mix(s.seed(), STEP, step));
+                        torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.TRAINING_STEP, step));
                         int perEpoch = batches.stepsPerEpoch();
                         Batches.Batch batch = batches.batch(step / perEpoch, step % perEpoch);
                         Tensor logits = head.forwardFeatures(b.features(batch.images()), h, w);

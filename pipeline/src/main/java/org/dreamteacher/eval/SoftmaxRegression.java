@@ -11,8 +11,10 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.data.Splits;
+import org.dreamteacher.torch.CpuTensors;
 
 /**
  * The linear probe's classifier: multinomial logistic regression with an L2 penalty on the weights (not on the
@@ -37,7 +39,6 @@ final class SoftmaxRegression {
     private static final int HISTORY = 10;
     private static final double ARMIJO = 1e-4;
     private static final int MAX_HALVINGS = 50;
-    private static final long CV_STREAM = 0x50726F6265435650L;
 
     private SoftmaxRegression() {}
 
@@ -87,7 +88,7 @@ final class SoftmaxRegression {
     static double chooseLambda(Tensor x, Tensor y, int classes, int maxIterations, long seed) {
         int n = Math.toIntExact(x.size(0));
         if (n < FOLDS) throw new IllegalArgumentException("cross-validation needs at least " + FOLDS + " labelled images, got " + n);
-        int[] order = Splits.shuffled(n, SeededRandom.mix(seed, CV_STREAM));
+        int[] order = Splits.shuffled(n, SeededRandom.mix(seed, SeedStreams.PROBE_FOLDS));
         int used = Math.min(n, MAX_CV_IMAGES);
         double[] accuracy = new double[LAMBDA_GRID.length];
         for (int fold = 0; fold < FOLDS; fold++) {
@@ -96,7 +97,7 @@ final class SoftmaxRegression {
             long[] fit = java.util.stream.IntStream.range(0, used).filter(i -> i % FOLDS != f).mapToLong(i -> order[i]).toArray();
             Tensor start = null;
             try (PointerScope scope = new PointerScope()) {
-                Tensor vi = EvalSupport.longs(val), fi = EvalSupport.longs(fit);
+                Tensor vi = CpuTensors.longs(val), fi = CpuTensors.longs(fit);
                 Tensor xf = torch.index_select(x, 0, fi), yf = torch.index_select(y, 0, fi);
                 Tensor xv = torch.index_select(x, 0, vi), yv = torch.index_select(y, 0, vi);
                 for (int k = 0; k < LAMBDA_GRID.length; k++) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.Map;
+import java.util.ServiceLoader;
 import java.util.TreeMap;
 
 /** The registry of config kinds and their JSON form. Unknown kinds and unknown fields are errors. */
@@ -19,8 +20,8 @@ public final class ModelConfigs {
         register("regressor", FeatureRegressorConfig.class);
         register("interpreter", InterpreterConfig.class);
         register("seghead", SegmentationHeadConfig.class);
-        register("unet", org.dreamteacher.diffusion.UNetConfig.class);
-        register("diffusion", org.dreamteacher.diffusion.DiffusionConfig.class);
+        // The kinds of the packages above this one (diffusion: unet, diffusion), which this package must not name.
+        for (ModelKinds more : ServiceLoader.load(ModelKinds.class, ModelConfigs.class.getClassLoader())) more.kinds().forEach(ModelConfigs::register);
     }
 
     private ModelConfigs() {}

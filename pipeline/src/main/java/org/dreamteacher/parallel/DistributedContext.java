@@ -22,6 +22,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.Work;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -139,8 +140,7 @@ public final class DistributedContext implements DataParallel, AutoCloseable {
     @Override
     public void begin(long step, List<? extends Module> modules) {
         try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-            Tensor steps = torch.empty(new long[] {2}, new TensorOptions(ScalarType.Long), new org.bytedeco.pytorch.MemoryFormatOptional());
-            steps.data_ptr_long().put(new long[] {step, -step});
+            Tensor steps = CpuTensors.longs(new long[] {step, -step});
             AllreduceOptions max = new AllreduceOptions();
             max.reduceOp(new ReduceOp(ReduceOp.RedOpType.MAX));
             max.timeout(new Milliseconds(timeoutMs));

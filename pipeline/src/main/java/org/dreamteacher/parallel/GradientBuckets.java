@@ -18,6 +18,7 @@ import org.bytedeco.pytorch.VoidTensorHook;
 import org.bytedeco.pytorch.Work;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dreamteacher.torch.CpuTensors;
 
 /**
  * Averages gradients over the ranks in buckets, as PyTorch's DistributedDataParallel does: the parameters are
@@ -146,8 +147,7 @@ public final class GradientBuckets implements AutoCloseable {
         }
         for (int i = n - 1; i >= 0; i--) if (!seen[i]) order[k++] = i;
         try (PointerScope scope = new PointerScope()) {
-            Tensor t = torch.empty(new long[] {n}, new TensorOptions(ScalarType.Long), new org.bytedeco.pytorch.MemoryFormatOptional());
-            t.data_ptr_long().put(order);
+            Tensor t = CpuTensors.longs(order);
             BroadcastOptions root = new BroadcastOptions();
             root.rootRank(0);
             root.timeout(new Milliseconds(timeoutMs));

@@ -6,15 +6,14 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import org.dreamteacher.torch.AtomicWrite;
 
 /**
  * Where rank 0 listens for the rendezvous. libtorch's {@code TCPStore} takes no bind address and listens on
@@ -114,14 +113,7 @@ public final class Rendezvous {
         Path f = file();
         if (f == null) return;
         try {
-            Path dir = f.toAbsolutePath().getParent();
-            Path tmp = Files.createTempFile(dir, "." + f.getFileName() + ".", ".tmp");
-            Files.writeString(tmp, Integer.toString(port));
-            try {
-                Files.move(tmp, f, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING);
-            }
+            AtomicWrite.writeString(f, AtomicWrite.Access.OWNER, Integer.toString(port));
         } catch (IOException e) {
             throw new DistributedException("rank 0 cannot publish its rendezvous port in " + f + ": " + e.getMessage(), e);
         }

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import org.dreamteacher.torch.AtomicWrite;
 
 /**
  * Training metrics as JSON lines ({@code {"step": 12, "loss": 0.5, ...}}), one object per logged step. On
@@ -25,6 +26,11 @@ public final class MetricsLog implements AutoCloseable {
     private MetricsLog(Path file, BufferedWriter out) {
         this.file = file;
         this.out = out;
+    }
+
+    /** How many steps apart a run of {@code steps} logs: often enough that short runs still draw a curve, at most every 20 steps. */
+    public static int interval(int steps) {
+        return Math.max(1, Math.min(20, steps / 20));
     }
 
     /**
@@ -54,20 +60,7 @@ public final class MetricsLog implements AutoCloseable {
         // by a crash) the kept ones are written to a new file that replaces the old one by a rename, so a kill at any
         // moment leaves either the old log or the new one, never a truncated one.
         if (!unchanged) {
-            Path tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
-            try {
-                Files.write(tmp, keep, StandardCharsets.UTF_8);
-                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                    ch.force(true);
-                }
-                try {
-                    Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                } catch (java.nio.file.AtomicMoveNotSupportedException e) {
-                    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                }
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            AtomicWrite.writePath(file, AtomicWrite.Access.OWNER, tmp -> Files.write(tmp, keep, StandardCharsets.UTF_8));
         }
         return new MetricsLog(file, Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND));
     }

@@ -3,13 +3,11 @@ package org.dreamteacher.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -21,6 +19,7 @@ import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OutputArchive;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
+import org.dreamteacher.torch.AtomicWrite;
 import org.dreamteacher.torch.TensorFileException;
 
 /**
@@ -125,11 +124,11 @@ public final class RunCheckpoints {
                     throw new IOException(f + ": cannot serialise optimiser state: " + ex.getMessage().lines().findFirst().orElse(""), ex);
                 }
                 Files.write(f, bytes);
-                force(f);
+                AtomicWrite.sync(f);
             }
             Path stateFile = tmp.resolve(STATE);
             Files.writeString(stateFile, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(state), StandardCharsets.UTF_8);
-            force(stateFile);
+            AtomicWrite.sync(stateFile);
             // The SHA-256 of every file, state.json included, in sha256sum's format: a resume verifies them all before
             // it loads anything (libtorch ignores the CRCs inside its archives). A separate file, not a field of
             // state.json: libtorch's optimiser archives differ in bytes between identical runs (their state is keyed by
@@ -140,15 +139,15 @@ public final class RunCheckpoints {
             }
             Path sumFile = tmp.resolve(SUMS);
             Files.writeString(sumFile, sums, StandardCharsets.US_ASCII);
-            force(sumFile);
-            force(tmp);
+            AtomicWrite.sync(sumFile);
+            AtomicWrite.sync(tmp);
             if (Files.exists(target)) deleteTree(target); // a re-save of the same step after a resume
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             } catch (AtomicMoveNotSupportedException e) {
                 Files.move(tmp, target);
             }
-            force(dir);
+            AtomicWrite.sync(dir);
         } catch (IOException | RuntimeException e) {
             deleteTree(tmp);
             if (e instanceof IOException io) {
@@ -279,14 +278,6 @@ public final class RunCheckpoints {
     private void prune() throws IOException {
         List<Path> done = complete();
         for (int i = 0; i < done.size() - keep; i++) deleteTree(done.get(i));
-    }
-
-    private static void force(Path p) {
-        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // Directories cannot be forced on some file systems; the rename is still atomic.
-        }
     }
 
     static void deleteTree(Path root) throws IOException {

@@ -3,6 +3,7 @@
  * progress bars.
  *
  * <p>Module {@code dreamteacher-pipeline}. May use: the JDK, libtorch, Jackson, the progress-bar library,
- * {@code org.dreamteacher.torch} and {@code org.dreamteacher.nn}.
+ * {@code org.dreamteacher.torch}, {@code org.dreamteacher.nn} and {@code org.dreamteacher.parallel} (the step guard
+ * agrees on the step with the other processes).
  */
 package org.dreamteacher.train;

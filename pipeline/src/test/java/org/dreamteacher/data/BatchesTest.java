@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Arrays;
 import java.util.Iterator;
 import org.bytedeco.javacpp.PointerScope;
+import org.dreamteacher.torch.CpuTensors;
 import org.junit.jupiter.api.Test;
 
 /** Per-epoch seeded batch orders, resumption, and augmentation. */
@@ -58,9 +59,9 @@ class BatchesTest {
             Batches.Batch direct = Batches.of(data()).batchSize(8).seed(11).augmentation(new Augmentation(true, 1)).build().batch(3, 4);
             assertEquals(4, resumed.step());
             assertArrayEquals(uninterrupted.indices(), resumed.indices());
-            assertArrayEquals(Tensors.toFloats(uninterrupted.images()), Tensors.toFloats(resumed.images()));
-            assertArrayEquals(Tensors.toFloats(uninterrupted.images()), Tensors.toFloats(direct.images()));
-            assertArrayEquals(Tensors.toLongs(uninterrupted.labels()), Tensors.toLongs(direct.labels()));
+            assertArrayEquals(CpuTensors.toFloats(uninterrupted.images()), CpuTensors.toFloats(resumed.images()));
+            assertArrayEquals(CpuTensors.toFloats(uninterrupted.images()), CpuTensors.toFloats(direct.images()));
+            assertArrayEquals(CpuTensors.toLongs(uninterrupted.labels()), CpuTensors.toLongs(direct.labels()));
             int count = 0;
             for (Batches.Batch x : b.epoch(0)) count += x.indices().length;
             assertEquals(50, count);
@@ -73,7 +74,7 @@ class BatchesTest {
         Batches b = Batches.of(d).batchSize(50).shuffle(false).seed(5).augmentation(Augmentation.flip()).build();
         try (PointerScope scope = new PointerScope()) {
             Batches.Batch batch = b.batch(0, 0);
-            float[] got = Tensors.toFloats(batch.images());
+            float[] got = CpuTensors.toFloats(batch.images());
             assertArrayEquals(new long[] {50, 2, 3, 4}, batch.images().sizes().vec().get());
             int per = d.valuesPerImage(), flipped = 0;
             float[] orig = new float[per];
@@ -89,7 +90,7 @@ class BatchesTest {
                 if (mirrored) flipped++;
             }
             assertTrue(flipped > 10 && flipped < 40, flipped + " of 50 flipped");
-            assertArrayEquals(Arrays.stream(d.labels()).asLongStream().toArray(), Tensors.toLongs(batch.labels()));
+            assertArrayEquals(Arrays.stream(d.labels()).asLongStream().toArray(), CpuTensors.toLongs(batch.labels()));
         }
     }
 
@@ -104,7 +105,7 @@ class BatchesTest {
             for (int e = 0; e < 20; e++) {
                 Batches.Batch batch = b.batch(e, 0);
                 assertNull(batch.labels());
-                float[] v = Tensors.toFloats(batch.images());
+                float[] v = CpuTensors.toFloats(batch.images());
                 int background = 0;
                 for (float f : v) {
                     assertTrue(f == 1f || f == -1f);

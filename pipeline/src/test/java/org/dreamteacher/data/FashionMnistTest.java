@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dreamteacher.torch.CpuTensors;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -49,7 +50,7 @@ class FashionMnistTest {
             Tensor x = subset.train().toTensor(idx);
             assertArrayEquals(new long[] {3, 1, 28, 28}, x.sizes().vec().get());
             assertEquals(ScalarType.Float, x.scalar_type().intern());
-            float[] v = Tensors.toFloats(x);
+            float[] v = CpuTensors.toFloats(x);
             float min = Float.MAX_VALUE, max = -Float.MAX_VALUE;
             for (float f : v) {
                 min = Math.min(min, f);
@@ -62,7 +63,7 @@ class FashionMnistTest {
             assertEquals((raw[300] & 0xFF) / 127.5f - 1f, v[784 + 300], 1e-6f);
             Tensor y = subset.train().labelsTensor(idx);
             assertEquals(ScalarType.Long, y.scalar_type().intern());
-            assertArrayEquals(new long[] {subset.train().label(0), subset.train().label(5), subset.train().label(5999)}, Tensors.toLongs(y));
+            assertArrayEquals(new long[] {subset.train().label(0), subset.train().label(5), subset.train().label(5999)}, CpuTensors.toLongs(y));
         }
     }
 

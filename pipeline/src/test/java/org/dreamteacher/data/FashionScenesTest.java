@@ -12,6 +12,7 @@ import java.util.Set;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.dreamteacher.torch.CpuTensors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -106,13 +107,13 @@ class FashionScenesTest {
             assertArrayEquals(new long[] {3, 1, 64, 64}, x.sizes().vec().get());
             assertArrayEquals(new long[] {3, 64, 64}, y.sizes().vec().get());
             assertEquals(ScalarType.Long, y.scalar_type().intern());
-            long[] labels = Tensors.toLongs(y);
+            long[] labels = CpuTensors.toLongs(y);
             int[] map = s.labelMap(0);
             for (int k = 0; k < map.length; k++) assertEquals(map[k], labels[64 * 64 + k]);
             Batches.Batch b = Batches.of(s).batchSize(4).seed(2).augmentation(Augmentation.flip()).build().batch(0, 0);
             assertArrayEquals(new long[] {4, 64, 64}, b.labels().sizes().vec().get());
-            float[] img = Tensors.toFloats(b.images());
-            long[] lab = Tensors.toLongs(b.labels());
+            float[] img = CpuTensors.toFloats(b.images());
+            long[] lab = CpuTensors.toLongs(b.labels());
             for (int k = 0; k < lab.length; k++) assertEquals(lab[k] > 0, img[k] > 51 / 127.5f - 1f + 1e-6f, "flipped together");
         }
         assertFalse(s.images().hasLabels());

@@ -14,6 +14,7 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.torch.CpuTensors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -40,11 +41,11 @@ class PicturesTest {
             BufferedImage g = read(grid);
             assertEquals(3 * (28 * 2 + 2) + 2, g.getWidth());
             assertEquals(2 * (28 * 2 + 2) + 2, g.getHeight());
-            float[] v = Tensors.toFloats(x);
+            float[] v = CpuTensors.toFloats(x);
             int expected = Pictures.toByte(v[10 * 28 + 14]);
             assertEquals(expected, g.getRGB(2 + 14 * 2, 2 + 10 * 2) & 0xFF);
 
-            Tensor rgb = Tensors.floats(new float[2 * 3 * 4 * 5], 2, 3, 4, 5);
+            Tensor rgb = CpuTensors.floats(new float[2 * 3 * 4 * 5], 2, 3, 4, 5);
             Pictures.saveGrid(dir.resolve("rgb.png"), rgb, 8, 1);
             assertEquals(2 * (5 + 2) + 2, read(dir.resolve("rgb.png")).getWidth());
 
@@ -79,7 +80,7 @@ class PicturesTest {
                 for (int k = 0; k < c; k++) f[(k * h + y) * w + x] = dirs[region][k];
             }
         try (PointerScope scope = new PointerScope()) {
-            Tensor feature = Tensors.floats(f, c, h, w);
+            Tensor feature = CpuTensors.floats(f, c, h, w);
             Path png = dir.resolve("pca.png");
             Pictures.savePca(png, feature, 60, 60);
             BufferedImage img = read(png);

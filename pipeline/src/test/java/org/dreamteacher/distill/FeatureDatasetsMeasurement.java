@@ -215,9 +215,6 @@ public final class FeatureDatasetsMeasurement {
     }
 
     private static Tensor longs(long[] v) {
-        Tensor t = torch.empty(new long[] {v.length}, new org.bytedeco.pytorch.TensorOptions(ScalarType.Long),
-                new org.bytedeco.pytorch.MemoryFormatOptional());
-        t.data_ptr_long().put(v);
-        return t;
+        return org.dreamteacher.torch.CpuTensors.longs(v);
     }
 }

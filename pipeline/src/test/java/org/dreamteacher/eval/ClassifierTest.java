@@ -29,6 +29,22 @@ class ClassifierTest {
         EvalTests.restore();
     }
 
+    /** The scored test images: balanced, the same on every call, and the whole split when asked for as many or more. */
+    @Test
+    void testSubsetIsBalancedAndFixed() {
+        ImageDataset test = EvalTests.fashion().test();
+        ImageDataset a = Classifier.testSubset(test, 50), b = Classifier.testSubset(test, 59);
+        assertEquals(50, a.size());
+        int[] perClass = new int[test.numClasses()];
+        for (int y : a.labels()) perClass[y]++;
+        for (int c : perClass) assertEquals(5, c);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(a.labels(), b.labels(), "59 images give 5 per class, as 50 do");
+        assertEquals(a.fingerprint(), b.fingerprint());
+        assertEquals(test, Classifier.testSubset(test, test.size()));
+        assertEquals(test, Classifier.testSubset(test, test.size() + 1));
+        assertEquals(test.numClasses(), Classifier.testSubset(test, 3).size(), "at least one image per class");
+    }
+
     /** 60 fine-tuning steps on 1,000 labelled images reached 72-75% here (2 seeds, 1 and 2 threads); chance is 10%. */
     @Test
     void fineTuningLearnsWellAboveChance() throws Exception {

@@ -66,7 +66,7 @@ class ConfusionMatrixTest {
             Tensor t = torch.randint(5, new long[] {2, 6, 7});
             Tensor p = torch.randint(5, new long[] {2, 6, 7});
             fromTensors.add(t, p);
-            fromArrays.add(EvalSupport.toLongs(t), EvalSupport.toLongs(p));
+            fromArrays.add(org.dreamteacher.torch.CpuTensors.toLongs(t), org.dreamteacher.torch.CpuTensors.toLongs(p));
         }
         assertEquals(84, fromTensors.total());
         for (int i = 0; i < 5; i++) assertArrayEquals(fromArrays.toArray()[i], fromTensors.toArray()[i]);

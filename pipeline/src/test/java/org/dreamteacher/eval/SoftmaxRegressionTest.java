@@ -36,7 +36,7 @@ class SoftmaxRegressionTest {
         Tensor centres = torch.randn(new long[] {CLASSES, 7}, f64);
         long[] labels = new long[n];
         for (int i = 0; i < n; i++) labels[i] = i % CLASSES;
-        Tensor y = EvalSupport.longs(labels);
+        Tensor y = org.dreamteacher.torch.CpuTensors.longs(labels);
         Tensor x = torch.index_select(centres, 0, y).add(torch.randn(new long[] {n, 7}, f64).mul(new Scalar(1.5)));
         return new Tensor[] {x, y};
     }

@@ -1,0 +1,42 @@
+package org.dreamteacher.data;
+
+/**
+ * The salts that split one user seed into independent random streams, one per use:
+ * {@code SeededRandom.mix(seed, SeedStreams.X, ...)}. Each is a few ASCII letters read as a number, so that no two
+ * uses draw the same numbers from the same seed by accident. The values are part of every result's
+ * reproducibility: changing one changes what a seed gives.
+ */
+public final class SeedStreams {
+    private SeedStreams() {}
+
+    /** "Class": the order of each class's images from which balanced labelled subsets take their first k. */
+    public static final long CLASS_ORDER = 0x436C617373L;
+    /** "Order": the shuffled order of the images in each epoch of a batch stream. */
+    public static final long BATCH_ORDER = 0x4F72646572L;
+    /** "Augm": the augmentation (flips) of each image, by epoch and position, in a batch stream. */
+    public static final long AUGMENTATION = 0x4175676DL;
+    /** "Init": the random weights of a backbone that an evaluation starts from random initialisation. */
+    public static final long BACKBONE_INIT = 0x496E6974L;
+    /**
+     * "Head": the initial weights of the new head of a fine-tuning or a segmentation; classification and
+     * segmentation share it, as they never run in one model.
+     */
+    public static final long HEAD_INIT = 0x48656164L;
+    /** "Step": libtorch's generator at each optimiser step of a fine-tuning (dropout, drop path), by step. */
+    public static final long TRAINING_STEP = 0x53746570L;
+    /** "TrSce": the labelled training scenes of a segmentation evaluation. */
+    public static final long TRAIN_SCENES = 0x5472536365L;
+    /**
+     * "PreScene": the scenes of a distillation on scenes, apart from the labelled scenes that an evaluation
+     * draws with the same seed.
+     */
+    public static final long PRETRAINING_SCENES = 0x5072655363656E65L;
+    /** "ProbeCVP": the cross-validation folds that choose a linear probe's L2 penalty. */
+    public static final long PROBE_FOLDS = 0x50726F6265435650L;
+    /** "SampleNz": the noise of the teacher's samples in a synthetic feature dataset, by first image of the batch. */
+    public static final long SYNTHETIC_SAMPLES = 0x53616D706C654E7AL;
+    /** "EncodeNz": the noise added to each image, by index, when a feature dataset is encoded. */
+    public static final long ENCODING_NOISE = 0x456E636F64654E7AL;
+    /** "Labelled": the order of the labelled batches that train the interpreter in label-guided distillation. */
+    public static final long LABELLED_BATCHES = 0x4C6162656C6C6564L;
+}

@@ -1,0 +1,31 @@
+package org.dreamteacher.data;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.nio.charset.StandardCharsets;
+import java.util.TreeMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class SeedStreamsTest {
+    /** The salts as ASCII: a changed value would change what every seed gives, so each is pinned here. */
+    @Test
+    void everySaltIsPinnedAndDistinct() throws IllegalAccessException {
+        Map<String, String> actual = new TreeMap<>();
+        for (Field f : SeedStreams.class.getDeclaredFields()) {
+            if (!Modifier.isStatic(f.getModifiers()) || f.getType() != long.class) continue;
+            actual.put(f.getName(), ascii(f.getLong(null)));
+        }
+        assertEquals("{AUGMENTATION=Augm, BACKBONE_INIT=Init, BATCH_ORDER=Order, CLASS_ORDER=Class, ENCODING_NOISE=EncodeNz, HEAD_INIT=Head, "
+                + "LABELLED_BATCHES=Labelled, PRETRAINING_SCENES=PreScene, PROBE_FOLDS=ProbeCVP, SYNTHETIC_SAMPLES=SampleNz, TRAINING_STEP=Step, TRAIN_SCENES=TrSce}", actual.toString());
+        assertEquals(actual.size(), new java.util.HashSet<>(actual.values()).size(), "two streams share a salt");
+    }
+
+    private static String ascii(long v) {
+        byte[] b = java.math.BigInteger.valueOf(v).toByteArray();
+        int from = b[0] == 0 ? 1 : 0;
+        return new String(b, from, b.length - from, StandardCharsets.US_ASCII);
+    }
+}
