@@ -21,6 +21,8 @@ public final class ModelConfigs {
         register("seghead", SegmentationHeadConfig.class);
         register("unet", org.dreamteacher.diffusion.UNetConfig.class);
         register("diffusion", org.dreamteacher.diffusion.DiffusionConfig.class);
+        register("gan-generator", org.dreamteacher.gan.GanConfig.class);
+        register("gan-discriminator", org.dreamteacher.gan.DiscriminatorConfig.class);
     }
 
     private ModelConfigs() {}
