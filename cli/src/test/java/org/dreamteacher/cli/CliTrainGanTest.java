@@ -1,0 +1,88 @@
+package org.dreamteacher.cli;
+
+import static org.dreamteacher.cli.CliRun.assertPng;
+import static org.dreamteacher.cli.CliRun.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.dreamteacher.gan.Generator;
+import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.Progress;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code dreamteacher train-gan}: help, a two-step run and its files, a resume, and one-line errors for bad options. */
+class CliTrainGanTest {
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void quiet() {
+        Progress.setEnabled(false);
+    }
+
+    private static String[] args(Path out, String... more) {
+        List<String> a = new ArrayList<>(List.of("train-gan", "--batch", "4", "--width", "8", "--samples", "4", "--checkpoint-every", "100",
+                "--out", out.toString()));
+        a.addAll(List.of(more));
+        return a.toArray(new String[0]);
+    }
+
+    @Test
+    void help() {
+        CliRun h = run("train-gan", "--help").expectSuccess();
+        assertTrue(h.out().contains("Usage: dreamteacher train-gan"), h.out());
+        for (String o : List.of("--data", "--images", "--steps", "--batch", "--lr", "--r1-gamma", "--r1-every", "--ema", "--seed",
+            "--checkpoint-every", "--sample-every", "--out", "--resume"))
+            assertTrue(h.out().contains(o), o + " missing from:\n" + h.out());
+        assertTrue(run("--help").expectSuccess().out().contains("train-gan"));
+    }
+
+    @Test
+    void twoStepsThenResume() throws Exception {
+        Path out = dir.resolve("gan");
+        CliRun first = run(args(out, "--steps", "2")).expectSuccess();
+        assertTrue(first.out().contains("trained 2 steps"), first.out());
+        assertTrue(first.out().contains("32 px canvas"), first.out());
+        try (Generator g = Checkpoints.load(out.resolve("generator.dtt"), Generator.class)) {
+            assertEquals(28, g.config().imageSize());
+            assertEquals(List.of(8, 8, 8, 8), g.config().widths());
+        }
+        List<JsonNode> log = MetricsLog.read(out.resolve("metrics.jsonl"));
+        assertEquals(2, log.size());
+        assertTrue(log.get(0).has("loss_g") && log.get(0).has("loss_d") && log.get(0).has("r1"), log.toString());
+        assertPng(out.resolve("loss-curve.png"));
+        BufferedImage grid = assertPng(out.resolve("sample-grid.png"));
+        assertEquals(2 * (28 * 2 + 2) + 2, grid.getWidth(), "2x2 samples of 28 px at scale 2");
+        assertTrue(Files.isDirectory(out.resolve("checkpoints/step-00000002")));
+
+        run(args(out, "--steps", "3")).expectOneLineError(1, "--resume");
+        run(args(out, "--steps", "3", "--resume", "--lr", "0.001")).expectOneLineError(1, "settings.lr");
+        CliRun resumed = run(args(out, "--steps", "3", "--resume")).expectSuccess();
+        assertTrue(resumed.out().contains("trained 1 steps"), resumed.out());
+        assertEquals(3, MetricsLog.read(out.resolve("metrics.jsonl")).get(2).get("step").asInt());
+    }
+
+    @Test
+    void badOptionsGiveOneLineErrors() {
+        Path out = dir.resolve("bad");
+        run("train-gan", "--steps", "-1", "--out", out.toString()).expectOneLineError(2, "--steps must be > 0");
+        run("train-gan", "--lr", "nan", "--out", out.toString()).expectOneLineError(2, "--lr");
+        run("train-gan", "--r1-every", "0", "--out", out.toString()).expectOneLineError(2, "--r1-every must be > 0");
+        run("train-gan", "--r1-gamma", "-1", "--out", out.toString()).expectOneLineError(2, "--r1-gamma");
+        run("train-gan", "--width", "0", "--out", out.toString()).expectOneLineError(2, "--width must be in 1..1024");
+        run("train-gan", "--ema", "1", "--out", out.toString()).expectOneLineError(2, "--ema must be in [0, 1)");
+        run("train-gan", "--batch", "7000", "--out", out.toString()).expectOneLineError(2, "larger than the 6000 training images");
+        run("train-gan", "--data", dir.resolve("missing").toString(), "--out", out.toString()).expectOneLineError(2, "--data");
+        run("train-gan", "--steps", "x").expectOneLineError(2, "'x' is not an int");
+        assertTrue(!Files.exists(out.resolve("metrics.jsonl")), "a refused run leaves nothing");
+    }
+}
