@@ -11,7 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.dreamteacher.gan.Generator;
+import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
@@ -52,7 +52,7 @@ class CliTrainGanTest {
         CliRun first = run(args(out, "--steps", "2")).expectSuccess();
         assertTrue(first.out().contains("trained 2 steps"), first.out());
         assertTrue(first.out().contains("32 px canvas"), first.out());
-        try (Generator g = Checkpoints.load(out.resolve("generator.dtt"), Generator.class)) {
+        try (GanGenerator g = Checkpoints.load(out.resolve("generator.dtt"), GanGenerator.class)) {
             assertEquals(28, g.config().imageSize());
             assertEquals(List.of(8, 8, 8, 8), g.config().widths());
         }

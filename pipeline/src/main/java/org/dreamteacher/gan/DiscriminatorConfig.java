@@ -31,8 +31,8 @@ public record DiscriminatorConfig(int channels, int imageSize, List<Integer> wid
     }
 
     @Override
-    public Discriminator build() {
-        return new Discriminator(this);
+    public GanDiscriminator build() {
+        return new GanDiscriminator(this);
     }
 
     /** The 3x3 convolutions' weights. */

@@ -8,7 +8,7 @@ import org.dreamteacher.nn.ModelConfig;
  * The generator of a GAN teacher (kind {@code gan-generator}). The generator works on a square canvas of
  * 4·2^k pixels, the smallest that holds {@code imageSize}: 32 for Fashion-MNIST's 28. Real images smaller than
  * the canvas are padded to it with -1 (black, the background of Fashion-MNIST) so that the discriminator sees
- * what the generator draws; {@link Generator#crop} takes the centre {@code imageSize} pixels back out. Padding
+ * what the generator draws; {@link GanGenerator#crop} takes the centre {@code imageSize} pixels back out. Padding
  * rather than resizing keeps every tap's stride an exact power of two of the canvas, which is what pairing taps
  * with backbone levels by stride needs.
  *
@@ -75,7 +75,7 @@ public record GanConfig(int channels, int imageSize, int zDim, int wDim, int map
         return widths.size();
     }
 
-    /** Every synthesis block as a tap, largest stride (4x4 block) first, in the order {@link Generator} returns them. */
+    /** Every synthesis block as a tap, largest stride (4x4 block) first, in the order {@link GanGenerator} returns them. */
     public List<GanTap> taps() {
         List<GanTap> taps = new ArrayList<>();
         for (int i = 0; i < widths.size(); i++) {
@@ -96,8 +96,8 @@ public record GanConfig(int channels, int imageSize, int zDim, int wDim, int map
     }
 
     @Override
-    public Generator build() {
-        return new Generator(this);
+    public GanGenerator build() {
+        return new GanGenerator(this);
     }
 
     /** The 3x3 modulated convolutions' weights. */

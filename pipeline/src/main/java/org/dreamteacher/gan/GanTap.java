@@ -1,7 +1,7 @@
 package org.dreamteacher.gan;
 
 /**
- * One synthesis block of a {@link Generator} that is recorded as a feature tap, described from the config alone
+ * One synthesis block of a {@link GanGenerator} that is recorded as a feature tap, described from the config alone
  * so that callers can pair taps with backbone levels of the same stride before building or running anything.
  *
  * @param index      the block's index, 0 for the 4x4 block

@@ -113,13 +113,13 @@ public final class GanTrainer {
         RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
         Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
         if (snapshot.isPresent()) SameRun.check(runDir, snapshot.get().state(), state(snapshot.get().step()));
-        Generator g, ema;
-        Discriminator d;
+        GanGenerator g, ema;
+        GanDiscriminator d;
         long start = 0;
         if (snapshot.isPresent()) {
-            g = snapshot.get().model("generator", Generator.class);
-            d = snapshot.get().model("discriminator", Discriminator.class);
-            ema = snapshot.get().model("ema", Generator.class);
+            g = snapshot.get().model("generator", GanGenerator.class);
+            d = snapshot.get().model("discriminator", GanDiscriminator.class);
+            ema = snapshot.get().model("ema", GanGenerator.class);
             start = snapshot.get().step();
         } else {
             torch.manual_seed(s.seed());
@@ -152,7 +152,7 @@ public final class GanTrainer {
                 try (PointerScope scope = new PointerScope()) {
                     torch.manual_seed(s.seed() * 1_000_003L + step);
                     int epoch = (int) (step / batches.stepsPerEpoch());
-                    Tensor real = Generator.padToCanvas(batches.batch(epoch, (int) (step % batches.stepsPerEpoch())).images(), canvas);
+                    Tensor real = GanGenerator.padToCanvas(batches.batch(epoch, (int) (step % batches.stepsPerEpoch())).images(), canvas);
                     long n = real.size(0);
 
                     // Discriminator step, with R1 on the real images every r1Every steps.
@@ -222,8 +222,16 @@ public final class GanTrainer {
     }
 
     private AdamOptions adamOptions() {
-        AdamOptions o = new AdamOptions(s.lr());
-        o.betas().put(0, 0.0).put(1, 0.99);
+        return adamOptions(s.lr(), 0.0, 0.99);
+    }
+
+    /** Adam's options with the given betas (eps 1e-8). */
+    static AdamOptions adamOptions(double lr, double beta1, double beta2) {
+        AdamOptions o = new AdamOptions(lr);
+        // betas() points at a std::tuple<double, double>, which libstdc++ lays out last element first: index 0 is
+        // beta2 and index 1 is beta1 (the defaults read back as 0.999, 0.9). Swapped, beta2 = 0 divides each step
+        // by the last gradient alone and the weights jumped by hundreds of times the learning rate.
+        o.betas().put(0, beta2).put(1, beta1);
         o.eps().put(1e-8);
         return o;
     }
@@ -260,7 +268,7 @@ public final class GanTrainer {
     }
 
     /** The sample grid from fixed latents (the same at every redraw) and the loss curve of the log so far. */
-    private void pictures(Path runDir, Path metrics, Generator ema) throws IOException {
+    private void pictures(Path runDir, Path metrics, GanGenerator ema) throws IOException {
         if (s.samples() > 0) {
             try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
                 torch.manual_seed(s.seed() * 31L + 17);

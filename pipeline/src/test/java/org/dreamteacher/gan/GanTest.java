@@ -57,10 +57,10 @@ class GanTest {
     @Test
     void shapesAndTapStridesAt32Pixels() {
         GanConfig c = new GanConfig(3, 32, 16, 16, 2, List.of(16, 16, 8, 8));
-        try (Generator g = c.build(); Discriminator d = c.discriminator().build(); PointerScope scope = new PointerScope()) {
+        try (GanGenerator g = c.build(); GanDiscriminator d = c.discriminator().build(); PointerScope scope = new PointerScope()) {
             torch.manual_seed(1);
             Tensor z = g.latents(5);
-            Generator.Output out = g.synthesize(z);
+            GanGenerator.Output out = g.synthesize(z);
             assertArrayEquals(new long[] {5, 3, 32, 32}, out.image().sizes().vec().get());
             List<GanTap> taps = c.taps();
             assertEquals(4, out.features().size());
@@ -91,7 +91,7 @@ class GanTest {
 
     @Test
     void samplesAreCroppedToTheImageSizeAndInRange() {
-        try (Generator g = tiny().build(); PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+        try (GanGenerator g = tiny().build(); PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
             torch.manual_seed(3);
             Tensor canvas = g.forward(g.latents(4));
             assertArrayEquals(new long[] {4, 1, 32, 32}, canvas.sizes().vec().get());
@@ -101,7 +101,7 @@ class GanTest {
             assertTrue(x.min().item_double() >= -1 && x.max().item_double() <= 1);
             // padding then cropping is the identity, and the padding is black (-1)
             Tensor real = torch.rand(2, 1, 28, 28).mul(org.dreamteacher.nn.Layers.s(2)).sub(org.dreamteacher.nn.Layers.s(1));
-            Tensor padded = Generator.padToCanvas(real, 32);
+            Tensor padded = GanGenerator.padToCanvas(real, 32);
             assertArrayEquals(new long[] {2, 1, 32, 32}, padded.sizes().vec().get());
             assertTrue(g.crop(padded).equal(real));
             assertEquals(-1.0, padded.narrow(2, 0, 2).max().item_double());
@@ -111,15 +111,15 @@ class GanTest {
 
     @Test
     void demodulationGivesUnitNormWeightsPerSampleAndMatchesPerSampleConvolution() {
-        try (Generator g = tiny().build(); PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+        try (GanGenerator g = tiny().build(); PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
             torch.manual_seed(4);
             long n = 3;
             Tensor w = g.mapping(g.latents(n));
             int demodulated = 0;
-            for (Generator.ModulatedConv m : g.modulatedConvs()) {
+            for (GanGenerator.ModulatedConv m : g.modulatedConvs()) {
                 // random styles far from the initial ones, so that demodulation has something to undo
                 torch.manual_seed(5 + demodulated);
-                m.affine.weight().normal_(0, 1, new org.bytedeco.pytorch.GeneratorOptional());
+                m.affine.weight.normal_(0, 1, new org.bytedeco.pytorch.GeneratorOptional());
                 Tensor weights = m.weights(w); // (N, out, in, k, k)
                 if (m.demodulate) {
                     demodulated++;
@@ -146,9 +146,31 @@ class GanTest {
         }
     }
 
+    /**
+     * With beta1 = 0 Adam follows the latest gradient alone: a gradient of +1 then -1 moves a weight down by lr and
+     * back up by lr (with beta1 = 0.99 the second step would hardly move it). Also: no step is larger than lr.
+     */
+    @Test
+    void adamGetsTheBetasItIsGiven() {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor p = torch.zeros(1).set_requires_grad(true);
+            org.bytedeco.pytorch.Adam adam = new org.bytedeco.pytorch.Adam(new TensorVector(p), GanTrainer.adamOptions(0.01, 0.0, 0.99));
+            double[] after = new double[2];
+            for (int step = 0; step < 2; step++) {
+                adam.zero_grad();
+                p.mul(org.dreamteacher.nn.Layers.s(step == 0 ? 1 : -1)).sum().backward();
+                adam.step();
+                after[step] = p.item_double();
+            }
+            assertEquals(-0.01, after[0], 1e-6);
+            assertEquals(0.0, after[1], 1e-6);
+            adam.close();
+        }
+    }
+
     @Test
     void emaUpdateMovesTowardsTheModel() {
-        try (Generator a = tiny().build(); Generator b = tiny().build(); PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+        try (GanGenerator a = tiny().build(); GanGenerator b = tiny().build(); PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
             Tensor pa = a.parameters().get(0), pb = b.parameters().get(0);
             Tensor before = pb.clone();
             assertFalse(pa.equal(pb));
@@ -164,9 +186,9 @@ class GanTest {
     @Test
     void checkpointsRebuildTheSameGenerator() throws IOException {
         Path f = dir.resolve("g.dtt");
-        try (Generator g = tiny().build()) {
+        try (GanGenerator g = tiny().build()) {
             Checkpoints.save(f, g);
-            try (Generator back = Checkpoints.load(f, Generator.class); PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            try (GanGenerator back = Checkpoints.load(f, GanGenerator.class); PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
                 assertEquals(g.config(), back.config());
                 torch.manual_seed(6);
                 Tensor x = g.forward(g.latents(2));
@@ -182,7 +204,7 @@ class GanTest {
         try (PointerScope scope = new PointerScope()) {
             torch.manual_seed(7);
             Tensor x = torch.randn(6, 2, 4, 4);
-            Tensor y = Discriminator.minibatchStddev(x, 4); // 6 images: groups of 3 (the largest divisor <= 4)
+            Tensor y = GanDiscriminator.minibatchStddev(x, 4); // 6 images: groups of 3 (the largest divisor <= 4)
             assertArrayEquals(new long[] {6, 3, 4, 4}, y.sizes().vec().get());
             assertTrue(y.narrow(1, 0, 2).equal(x));
             // image i is in group i % 2: images 0, 2, 4 share a value, computed here by hand
@@ -201,9 +223,9 @@ class GanTest {
     void r1SecondDerivativeMatchesFloat64() {
         DiscriminatorConfig c = tiny().discriminator();
         torch.manual_seed(8);
-        try (Discriminator f = c.build()) {
+        try (GanDiscriminator f = c.build()) {
             torch.manual_seed(8);
-            try (Discriminator d = c.build(); PointerScope scope = new PointerScope()) {
+            try (GanDiscriminator d = c.build(); PointerScope scope = new PointerScope()) {
                 d.to(ScalarType.Double, false);
                 torch.manual_seed(9);
                 Tensor real = torch.randn(4, 1, 32, 32);

@@ -50,7 +50,7 @@ class GanTrainingTest {
         assertEquals(3, r.steps());
         assertTrue(Double.isFinite(r.lastLossG()) && Double.isFinite(r.lastLossD()), r.toString());
         assertEquals(run.resolve("generator.dtt"), r.generatorFile());
-        try (Generator g = Checkpoints.load(r.generatorFile(), Generator.class)) {
+        try (GanGenerator g = Checkpoints.load(r.generatorFile(), GanGenerator.class)) {
             assertEquals(GanTest.tiny(), g.config());
         }
         List<JsonNode> log = MetricsLog.read(run.resolve("metrics.jsonl"));

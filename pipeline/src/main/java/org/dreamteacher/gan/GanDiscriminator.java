@@ -4,15 +4,12 @@ import static org.dreamteacher.nn.Layers.s;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.bytedeco.pytorch.Conv2dImpl;
-import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.nn.ConfiguredModule;
-import org.dreamteacher.nn.Layers;
 import org.dreamteacher.torch.TorchRuntime;
 
 /**
@@ -20,10 +17,11 @@ import org.dreamteacher.torch.TorchRuntime;
  * resolution from the canvas down to 8x8 (two 3x3 convolutions and 2x average pooling, a pooled 1x1 shortcut,
  * the sum scaled by 1/sqrt(2)), and at 4x4 the minibatch standard deviation (one extra channel: the standard
  * deviation of the features over a group of images, averaged, which lets the discriminator see a lack of
- * variety), a 3x3 convolution and two linear layers to one logit per image. All convolutions are the project's
- * guarded ones; R1 differentiates through them twice.
+ * variety), a 3x3 convolution and two linear layers to one logit per image. Every weight has an equalised
+ * learning rate ({@link Equalized}). All convolutions are the project's guarded ones; R1 differentiates through
+ * them twice.
  */
-public final class Discriminator extends ConfiguredModule {
+public final class GanDiscriminator extends ConfiguredModule {
     static {
         TorchRuntime.init();
     }
@@ -31,25 +29,25 @@ public final class Discriminator extends ConfiguredModule {
     private static final double INV_SQRT2 = 1 / Math.sqrt(2.0);
 
     private final DiscriminatorConfig config;
-    private final Conv2dImpl fromRgb;
+    private final Equalized.Conv fromRgb;
     private final List<Block> blocks = new ArrayList<>();
-    private final Conv2dImpl conv;
-    private final LinearImpl fc;
-    private final LinearImpl out;
+    private final Equalized.Conv conv;
+    private final Equalized.Linear fc;
+    private final Equalized.Linear out;
 
-    public Discriminator(DiscriminatorConfig config) {
+    public GanDiscriminator(DiscriminatorConfig config) {
         super();
         this.config = config;
         List<Integer> widths = config.widths();
         int last = widths.size() - 1;
-        fromRgb = register_module("fromrgb", Layers.conv(config.channels(), widths.get(last), 1, 1, 0, true));
+        fromRgb = register_module("fromrgb", new Equalized.Conv(config.channels(), widths.get(last), 1, true));
         for (int i = last; i >= 1; i--)
             blocks.add(register_module("block_" + (4 << i), new Block(widths.get(i), widths.get(i - 1))));
         int c = widths.get(0);
         int extra = config.mbstdGroup() > 0 ? 1 : 0;
-        conv = register_module("conv", Layers.conv(c + extra, c, 3, 1, 1, true));
-        fc = register_module("fc", Layers.linear(16L * c, c));
-        out = register_module("out", Layers.linear(c, 1));
+        conv = register_module("conv", new Equalized.Conv(c + extra, c, 3, true));
+        fc = register_module("fc", new Equalized.Linear(16L * c, c, 0, 1));
+        out = register_module("out", new Equalized.Linear(c, 1, 0, 1));
     }
 
     @Override
@@ -62,13 +60,13 @@ public final class Discriminator extends ConfiguredModule {
         int canvas = config.canvasSize();
         if (x == null || x.isNull() || !x.defined() || x.dim() != 4 || x.size(1) != config.channels() || x.size(2) != canvas
                 || x.size(3) != canvas)
-            throw new IllegalArgumentException("Discriminator: input must be (N, " + config.channels() + ", " + canvas + ", " + canvas + ")"
+            throw new IllegalArgumentException("GanDiscriminator: input must be (N, " + config.channels() + ", " + canvas + ", " + canvas + ")"
                     + (x != null && !x.isNull() && x.defined() ? ", got " + java.util.Arrays.toString(x.sizes().vec().get()) : ""));
-        Tensor h = Generator.act(fromRgb.forward(x));
+        Tensor h = GanGenerator.act(fromRgb.forward(x));
         for (Block b : blocks) h = b.forward(h);
         if (config.mbstdGroup() > 0) h = minibatchStddev(h, config.mbstdGroup());
-        h = Generator.act(conv.forward(h));
-        h = Generator.act(fc.forward(h.flatten(1, -1)));
+        h = GanGenerator.act(conv.forward(h));
+        h = GanGenerator.act(fc.forward(h.flatten(1, -1)));
         return out.forward(h).view(-1);
     }
 
@@ -91,21 +89,21 @@ public final class Discriminator extends ConfiguredModule {
 
     /** A residual block that halves the resolution: in -> in -> out, shortcut pooled then 1x1 (no bias). */
     static final class Block extends Module {
-        final Conv2dImpl conv0;
-        final Conv2dImpl conv1;
-        final Conv2dImpl skip;
+        final Equalized.Conv conv0;
+        final Equalized.Conv conv1;
+        final Equalized.Conv skip;
 
         Block(int in, int out) {
             super();
-            conv0 = register_module("conv0", Layers.conv(in, in, 3, 1, 1, true));
-            conv1 = register_module("conv1", Layers.conv(in, out, 3, 1, 1, true));
-            skip = register_module("skip", Layers.conv(in, out, 1, 1, 0, false));
+            conv0 = register_module("conv0", new Equalized.Conv(in, in, 3, true));
+            conv1 = register_module("conv1", new Equalized.Conv(in, out, 3, true));
+            skip = register_module("skip", new Equalized.Conv(in, out, 1, false));
         }
 
         Tensor forward(Tensor x) {
             Tensor shortcut = skip.forward(torch.avg_pool2d(x, 2, 2));
-            Tensor h = Generator.act(conv0.forward(x));
-            h = Generator.act(torch.avg_pool2d(conv1.forward(h), 2, 2));
+            Tensor h = GanGenerator.act(conv0.forward(x));
+            h = GanGenerator.act(torch.avg_pool2d(conv1.forward(h), 2, 2));
             return shortcut.add(h).mul(s(INV_SQRT2));
         }
     }

@@ -6,9 +6,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import org.bytedeco.pytorch.Conv2dImpl;
-import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -27,8 +25,9 @@ import org.dreamteacher.torch.TorchRuntime;
  * 1x1 convolution (toRGB); the contributions of all resolutions are upsampled and summed (StyleGAN2's skip
  * generator).
  *
- * <p>Differences to StyleGAN2 that keep the code small: bilinear instead of FIR-filtered resampling, no
- * equalised learning rate or mapping learning-rate multiplier, no style mixing and no path-length regulariser.
+ * <p>As in StyleGAN2, every weight has an equalised learning rate ({@link Equalized}) and the mapping network a
+ * learning-rate multiplier of 0.01. Differences that keep the code small: bilinear instead of FIR-filtered
+ * resampling, no style mixing, no path-length regulariser.
  * The modulated convolutions run as StyleGAN2's non-fused variant: the input is scaled by the style, one shared
  * convolution runs, and its output is scaled by the demodulation coefficients. That is the same as convolving
  * each sample with its own weights, and it runs through the project's guarded convolutions ({@code Layers.conv}),
@@ -39,27 +38,29 @@ import org.dreamteacher.torch.TorchRuntime;
  * relative to the canvas the generator draws on. {@link #forward} returns raw canvas images as the discriminator
  * sees them; {@link #sample} returns them clamped to [-1, 1] and cropped to the training image size.
  */
-public final class Generator extends ConfiguredModule {
+public final class GanGenerator extends ConfiguredModule {
     static {
         TorchRuntime.init();
     }
 
     private static final double GAIN = Math.sqrt(2.0);
+    /** The mapping network's learning-rate multiplier (StyleGAN2's). */
+    static final double MAPPING_LR = 0.01;
 
     /** The generated canvas images (raw) and every synthesis block's output. */
     public record Output(Tensor image, List<FeatureMap> features) {}
 
     private final GanConfig config;
-    private final List<LinearImpl> mapping = new ArrayList<>();
+    private final List<Equalized.Linear> mapping = new ArrayList<>();
     private final Tensor constant;
     private final List<SynthesisBlock> blocks = new ArrayList<>();
 
-    public Generator(GanConfig config) {
+    public GanGenerator(GanConfig config) {
         super();
         this.config = config;
         int in = config.zDim();
         for (int i = 0; i < config.mappingLayers(); i++) {
-            mapping.add(register_module("mapping_" + i, Layers.linear(in, config.wDim())));
+            mapping.add(register_module("mapping_" + i, new Equalized.Linear(in, config.wDim(), 0, MAPPING_LR)));
             in = config.wDim();
         }
         List<Integer> widths = config.widths();
@@ -84,7 +85,7 @@ public final class Generator extends ConfiguredModule {
     public Tensor mapping(Tensor z) {
         checkLatents(z);
         Tensor x = z.mul(z.square().mean(new long[] {1}, true, new ScalarTypeOptional()).add(s(1e-8)).rsqrt());
-        for (LinearImpl l : mapping) x = act(l.forward(x));
+        for (Equalized.Linear l : mapping) x = act(l.forward(x));
         return x;
     }
 
@@ -143,9 +144,9 @@ public final class Generator extends ConfiguredModule {
     }
 
     private void checkLatents(Tensor z) {
-        if (z == null || z.isNull() || !z.defined()) throw new IllegalArgumentException("Generator: latents are undefined");
+        if (z == null || z.isNull() || !z.defined()) throw new IllegalArgumentException("GanGenerator: latents are undefined");
         if (z.dim() != 2 || z.size(1) != config.zDim() || z.size(0) < 1)
-            throw new IllegalArgumentException("Generator: latents must be (N, " + config.zDim() + "), got " + java.util.Arrays.toString(z.sizes().vec().get()));
+            throw new IllegalArgumentException("GanGenerator: latents must be (N, " + config.zDim() + "), got " + java.util.Arrays.toString(z.sizes().vec().get()));
     }
 
     /** Leaky ReLU (slope 0.2) scaled by sqrt(2), which keeps the activations' scale, as StyleGAN2. */
@@ -174,14 +175,17 @@ public final class Generator extends ConfiguredModule {
 
     /**
      * A convolution whose weights are modulated per sample by a style (an affine map of w, its bias starting at 1
-     * so that a fresh layer passes its input through) and, optionally, demodulated; then noise and a bias.
+     * so that a fresh layer passes its input through) and, optionally, demodulated; then noise and a bias. The
+     * weights are stored standard normal ({@link Equalized}); demodulation removes their scale, and toRGB, which
+     * is not demodulated, scales its styles by 1/sqrt(fan-in) instead.
      */
     static final class ModulatedConv extends Module {
-        final LinearImpl affine;
+        final Equalized.Linear affine;
         final Conv2dImpl conv;
         final Tensor bias;
         final Tensor noiseStrength;
         final boolean demodulate;
+        final double styleGain;
         final long in;
         final long out;
 
@@ -190,11 +194,10 @@ public final class Generator extends ConfiguredModule {
             this.in = in;
             this.out = out;
             this.demodulate = demodulate;
-            affine = register_module("affine", Layers.linear(wDim, in));
-            try (NoGradGuard ng = new NoGradGuard()) {
-                affine.bias().fill_(s(1));
-            }
+            styleGain = demodulate ? 1 : 1 / Math.sqrt((double) in * kernel * kernel);
+            affine = register_module("affine", new Equalized.Linear(wDim, in, 1, 1));
             conv = register_module("conv", Layers.conv(in, out, kernel, 1, kernel / 2, false));
+            Equalized.standardNormal(conv.weight());
             bias = torch.zeros(out);
             register_parameter("bias", bias);
             noiseStrength = noise ? torch.zeros(1) : null;
@@ -203,7 +206,8 @@ public final class Generator extends ConfiguredModule {
 
         /** The styles s (N, in) for w (N, wDim). */
         Tensor styles(Tensor w) {
-            return affine.forward(w);
+            Tensor st = affine.forward(w);
+            return styleGain == 1 ? st : st.mul(s(styleGain));
         }
 
         /** Demodulation coefficients (N, out): 1 / ||W[o] * s||, the norm over input channels and kernel taps. */
