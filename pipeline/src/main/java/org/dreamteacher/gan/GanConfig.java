@@ -16,7 +16,7 @@ import org.dreamteacher.nn.ModelConfig;
  * @param imageSize     size of the training images (square)
  * @param zDim          size of the latent z
  * @param wDim          size of the intermediate latent w (the style)
- * @param mappingLayers linear layers of the mapping network z -> w
+ * @param mappingLayers linear layers of the mapping network from z to w
  * @param widths        channels of the synthesis block at each resolution, 4x4 first, one per doubling up to
  *                      the canvas; the discriminator uses the same widths in reverse
  */

@@ -18,7 +18,7 @@ import org.dreamteacher.torch.TorchRuntime;
  * the sum scaled by 1/sqrt(2)), and at 4x4 the minibatch standard deviation (one extra channel: the standard
  * deviation of the features over a group of images, averaged, which lets the discriminator see a lack of
  * variety), a 3x3 convolution and two linear layers to one logit per image. Every weight has an equalised
- * learning rate ({@link Equalized}). All convolutions are the project's guarded ones; R1 differentiates through
+ * learning rate ({@code Equalized}). All convolutions are the project's guarded ones; R1 differentiates through
  * them twice.
  */
 public final class GanDiscriminator extends ConfiguredModule {

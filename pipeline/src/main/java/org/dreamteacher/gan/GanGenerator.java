@@ -25,7 +25,7 @@ import org.dreamteacher.torch.TorchRuntime;
  * 1x1 convolution (toRGB); the contributions of all resolutions are upsampled and summed (StyleGAN2's skip
  * generator).
  *
- * <p>As in StyleGAN2, every weight has an equalised learning rate ({@link Equalized}) and the mapping network a
+ * <p>As in StyleGAN2, every weight has an equalised learning rate ({@code Equalized}) and the mapping network a
  * learning-rate multiplier of 0.01. Differences that keep the code small: bilinear instead of FIR-filtered
  * resampling, no style mixing, no path-length regulariser.
  * The modulated convolutions run as StyleGAN2's non-fused variant: the input is scaled by the style, one shared
@@ -176,7 +176,7 @@ public final class GanGenerator extends ConfiguredModule {
     /**
      * A convolution whose weights are modulated per sample by a style (an affine map of w, its bias starting at 1
      * so that a fresh layer passes its input through) and, optionally, demodulated; then noise and a bias. The
-     * weights are stored standard normal ({@link Equalized}); demodulation removes their scale, and toRGB, which
+     * weights are stored standard normal ({@code Equalized}); demodulation removes their scale, and toRGB, which
      * is not demodulated, scales its styles by 1/sqrt(fan-in) instead.
      */
     static final class ModulatedConv extends Module {
