@@ -72,6 +72,42 @@ class CliTrainGanTest {
     }
 
     @Test
+    void distilFromTheGan() throws Exception {
+        Path gan = dir.resolve("gan-teacher");
+        run(args(gan, "--steps", "1")).expectSuccess();
+        Path generator = gan.resolve("generator.dtt");
+        Path out = dir.resolve("distill-gan");
+        String[] common = {"distill", "--gan", generator.toString(), "--batch", "4", "--width", "4", "--regressor-channels", "8",
+            "--checkpoint-every", "100", "--out", out.toString()};
+        CliRun r = run(concat(common, "--steps", "2")).expectSuccess();
+        assertTrue(r.out().contains("GAN generator") && r.out().contains("32x32 px generated images"), r.out());
+        assertTrue(r.out().contains("b32") && r.out().contains("b4"), "every generator block is paired with a backbone level:\n" + r.out());
+        assertTrue(r.out().contains("distilled 2 steps"), r.out());
+        assertTrue(Checkpoints.load(out.resolve("backbone.dtt")) instanceof org.dreamteacher.nn.Backbone);
+        assertEquals(2, MetricsLog.read(out.resolve("metrics.jsonl")).size());
+        assertPng(out.resolve("loss-curve.png"));
+        CliRun resumed = run(concat(common, "--steps", "3", "--resume")).expectSuccess();
+        assertTrue(resumed.out().contains("distilled 1 steps"), resumed.out());
+
+        Path bad = dir.resolve("distill-bad");
+        String g = generator.toString();
+        run("distill", "--gan", g, "--teacher", g, "--out", bad.toString()).expectOneLineError(2, "give one of --gan");
+        run("distill", "--gan", g, "--data", "embedded", "--out", bad.toString()).expectOneLineError(2, "drop --data");
+        run("distill", "--gan", g, "--label-guided", "--out", bad.toString()).expectOneLineError(2, "have no labels");
+        run("distill", "--gan", g, "--timestep", "10", "--out", bad.toString()).expectOneLineError(2, "--timestep");
+        run("distill", "--gan", g, "--nproc", "2", "--out", bad.toString()).expectOneLineError(2, "one process");
+        run("distill", "--gan", dir.resolve("none.dtt").toString(), "--out", bad.toString()).expectOneLineError(2, "--gan: no such file");
+        Path disc = gan.resolve("checkpoints/step-00000001/discriminator.dtt");
+        run("distill", "--gan", disc.toString(), "--batch", "4", "--out", bad.toString()).expectOneLineError(1, "gan-discriminator");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    @Test
     void badOptionsGiveOneLineErrors() {
         Path out = dir.resolve("bad");
         run("train-gan", "--steps", "-1", "--out", out.toString()).expectOneLineError(2, "--steps must be > 0");
