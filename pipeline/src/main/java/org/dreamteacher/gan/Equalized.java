@@ -13,8 +13,8 @@ import org.dreamteacher.nn.Layers;
 /**
  * StyleGAN's equalised learning rate: weights are stored standard normal and scaled by 1/sqrt(fan-in) when
  * used, so that Adam, whose steps have about the same size for every weight, changes every layer by the same
- * fraction of its scale. Without it Adam at StyleGAN2's rate (0.002) moved the small default-initialised
- * weights by several percent per step and the generator's output diverged within a few steps.
+ * fraction of its scale. A default-initialised 3x3 weight with 64 input channels is about 0.024 in size: a step
+ * at StyleGAN2's rate (0.002) would change it by about 8%, while a stored standard-normal weight changes by 0.2%.
  */
 final class Equalized {
     private Equalized() {}

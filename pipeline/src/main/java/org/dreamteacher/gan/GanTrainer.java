@@ -229,8 +229,8 @@ public final class GanTrainer {
     static AdamOptions adamOptions(double lr, double beta1, double beta2) {
         AdamOptions o = new AdamOptions(lr);
         // betas() points at a std::tuple<double, double>, which libstdc++ lays out last element first: index 0 is
-        // beta2 and index 1 is beta1 (the defaults read back as 0.999, 0.9). Swapped, beta2 = 0 divides each step
-        // by the last gradient alone and the weights jumped by hundreds of times the learning rate.
+        // beta2 and index 1 is beta1 (the defaults read back as 0.999, 0.9). Swapped, beta2 would be 0: each step
+        // divided by the last gradient alone, and weights moving by up to hundreds of times the learning rate.
         o.betas().put(0, beta2).put(1, beta1);
         o.eps().put(1e-8);
         return o;
