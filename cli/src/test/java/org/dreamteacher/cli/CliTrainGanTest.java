@@ -89,6 +89,18 @@ class CliTrainGanTest {
         CliRun resumed = run(concat(common, "--steps", "3", "--resume")).expectSuccess();
         assertTrue(resumed.out().contains("distilled 1 steps"), resumed.out());
 
+        // the generator exports to safetensors and back, as every model
+        Path st = dir.resolve("generator.safetensors"), back = dir.resolve("generator-back.dtt");
+        run("export", "--model", generator.toString(), "--out", st.toString()).expectSuccess();
+        run("export", "--model", st.toString(), "--format", "dtt", "--out", back.toString()).expectSuccess();
+        try (GanGenerator a = Checkpoints.load(generator, GanGenerator.class); GanGenerator b = Checkpoints.load(back, GanGenerator.class)) {
+            assertEquals(a.config(), b.config());
+            var pa = a.named_parameters(true);
+            var pb = b.named_parameters(true);
+            assertEquals(pa.size(), pb.size());
+            for (long i = 0; i < pa.size(); i++) assertTrue(pa.get(i).value().equal(pb.get(i).value()), pa.get(i).key().getString());
+        }
+
         Path bad = dir.resolve("distill-bad");
         String g = generator.toString();
         run("distill", "--gan", g, "--teacher", g, "--out", bad.toString()).expectOneLineError(2, "give one of --gan");
@@ -105,6 +117,20 @@ class CliTrainGanTest {
         String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, all, a.length, b.length);
         return all;
+    }
+
+    /**
+     * A learning rate so large that the first discriminator update makes the generator's loss NaN: the run stops at
+     * that step, before its optimiser step and before any checkpoint, with what to do.
+     */
+    @Test
+    void aDivergingRunStopsWithAdvice() throws Exception {
+        Path out = dir.resolve("diverging");
+        CliRun r = run("train-gan", "--batch", "4", "--width", "8", "--samples", "4", "--steps", "6", "--lr", "1e30", "--checkpoint-every", "1",
+                "--out", out.toString()).expectOneLineError(1, "Lower the learning rate");
+        assertTrue(r.err().contains("step 1: non-finite generator loss") && r.err().contains("the step was not taken"), r.err());
+        assertTrue(!Files.exists(out.resolve("generator.dtt")), "no teacher from a diverged run");
+        assertTrue(!Files.exists(out.resolve("checkpoints/step-00000001")), "no checkpoint of the refused step");
     }
 
     @Test

@@ -176,7 +176,7 @@ public final class GanTrainer {
                     lossD = dLoss.item_double();
                     realScore = realLogits.mean().item_double();
                     fakeScore = fakeLogits.mean().item_double();
-                    StepGuard.check(DataParallel.SINGLE, dParams, dTotal.item_double(), step, "the discriminator's loss",
+                    StepGuard.check(DataParallel.SINGLE, dParams, dTotal.item_double(), step, "discriminator loss",
                             checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
                     optD.step();
 
@@ -187,7 +187,7 @@ public final class GanTrainer {
                         optG.zero_grad();
                         gLoss.backward();
                         lossG = gLoss.item_double();
-                        StepGuard.check(DataParallel.SINGLE, gParams, lossG, step, "the generator's loss", checkpoints::describeLatest,
+                        StepGuard.check(DataParallel.SINGLE, gParams, lossG, step, "generator loss", checkpoints::describeLatest,
                                 checkpoints.nonFiniteAdvice());
                         optG.step();
                     } finally {
