@@ -115,12 +115,10 @@ public final class GanTrainer {
         if (snapshot.isPresent()) SameRun.check(runDir, snapshot.get().state(), state(snapshot.get().step()));
         GanGenerator g, ema;
         GanDiscriminator d;
-        long start = 0;
         if (snapshot.isPresent()) {
             g = snapshot.get().model("generator", GanGenerator.class);
             d = snapshot.get().model("discriminator", GanDiscriminator.class);
             ema = snapshot.get().model("ema", GanGenerator.class);
-            start = snapshot.get().step();
         } else {
             torch.manual_seed(s.seed());
             g = config.build();
@@ -128,10 +126,18 @@ public final class GanTrainer {
             ema = config.build();
             updateEma(g, ema, 0);
         }
+        // Closed here whether the run ends or stops with an error (a non-finite step, a full disk).
+        try (GanGenerator gen = g; GanDiscriminator disc = d; GanGenerator avg = ema;
+                Adam optG = new Adam(g.parameters(), adamOptions()); Adam optD = new Adam(d.parameters(), adamOptions())) {
+            return train(runDir, snapshot, checkpoints, stopAfter, gen, disc, avg, optG, optD);
+        }
+    }
+
+    private Result train(Path runDir, Optional<RunCheckpoints.Snapshot> snapshot, RunCheckpoints checkpoints, long stopAfter, GanGenerator g,
+            GanDiscriminator d, GanGenerator ema, Adam optG, Adam optD) throws IOException {
+        long start = snapshot.map(RunCheckpoints.Snapshot::step).orElse(0L);
         ema.eval();
         TensorVector gParams = g.parameters(), dParams = d.parameters();
-        Adam optG = new Adam(gParams, adamOptions());
-        Adam optD = new Adam(dParams, adamOptions());
         if (snapshot.isPresent()) {
             snapshot.get().loadOptimizer("adam-g", optG);
             snapshot.get().loadOptimizer("adam-d", optD);
@@ -212,13 +218,7 @@ public final class GanTrainer {
             generatorFile = runDir.resolve("generator.dtt");
             Checkpoints.save(generatorFile, ema);
         }
-        Result r = new Result(runDir, generatorFile, lastG, lastD, Math.max(0, end - start), (System.nanoTime() - t0) / 1e9);
-        optG.close();
-        optD.close();
-        g.close();
-        d.close();
-        ema.close();
-        return r;
+        return new Result(runDir, generatorFile, lastG, lastD, Math.max(0, end - start), (System.nanoTime() - t0) / 1e9);
     }
 
     private AdamOptions adamOptions() {
