@@ -12,10 +12,12 @@ import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.distill.Distiller;
 import org.dreamteacher.distill.FeatureManifest;
 import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.distill.GanFeatures;
 import org.dreamteacher.distill.StoredFeatures;
 import org.dreamteacher.distill.LabelGuidance;
 import org.dreamteacher.distill.TapPairing;
 import org.dreamteacher.eval.SegmentationFineTune;
+import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
@@ -37,7 +39,8 @@ import picocli.CommandLine.Option;
         description = {"Pretrain a backbone without labels by distilling a diffusion teacher's features.",
             "The backbone and an FPN + PPM regressor learn the teacher's multi-scale features of images noised to --timestep",
             "(whitened MSE + attention transfer, through the fused loss kernels).",
-            "With --features DIR the targets come from a feature dataset written by encode.",
+            "With --features DIR the targets come from a feature dataset written by encode; with --gan FILE from a GAN generator",
+            "(train-gan), which draws fresh images every step.",
             "Writes backbone.dtt, regressor.dtt, checkpoints/, metrics.jsonl, loss-curve.png and pca-features.png into --out."})
 final class DistillCommand extends CliCommand {
     @Mixin
@@ -46,6 +49,11 @@ final class DistillCommand extends CliCommand {
     @Option(names = "--features", paramLabel = "DIR",
             description = "Train from a stored feature dataset (written by encode) instead of running the teacher at every step; no flips.")
     Path features;
+
+    @Option(names = "--gan", paramLabel = "FILE",
+            description = "Distil a GAN teacher instead (generator.dtt of train-gan): every step generates fresh images, records the"
+                    + " generator's block outputs and the backbone learns them from those images; no --data, no flips.")
+    Path gan;
 
     @Option(names = "--backbone", paramLabel = "NAME", defaultValue = "resnet18", description = "resnet18, resnet34, resnet50 or convnext (default: ${DEFAULT-VALUE}).")
     String backbone;
@@ -124,10 +132,20 @@ final class DistillCommand extends CliCommand {
             if (scenes != 0 || guided.enabled) throw usage("--features trains on the store's images: drop --scenes and --label-guided");
             requireDirectory(features, "--features");
         }
+        if (gan != null) {
+            if (teacherOptions.given() || features != null)
+                throw usage("give one of --gan, --features or a teacher (--teacher, --torchscript)");
+            if (scenes != 0 || guided.enabled) throw usage("--gan trains on generated images, which have no labels: drop --scenes and --label-guided");
+            if (data.data != null || data.images != null) throw usage("--gan trains on the images the generator draws: drop --data and --images");
+            if (spec.commandLine().getParseResult().hasMatchedOption("--timestep")) throw usage("--timestep applies to diffusion teachers, not to --gan");
+            requireFile(gan, "--gan");
+            if (parallel.worldSize(this) > 1) throw usage("--gan distils in one process: drop --nproc, --world-size and --rank");
+        }
         parallel.requireDivisible(this, batch);
         if (parallel.launchesWorkers()) return parallel.launchWorkers(this);
         TorchRuntime.init();
         TensorLossKernels kernels = kernels();
+        if (gan != null) return distillGan(kernels, mode);
         if (features != null) return distillStored(kernels, mode);
         if (scenes < 0) throw usage("--scenes must be >= 0, got " + scenes);
         SegmentationDataset sceneSet = scenes == 0 ? null
@@ -186,6 +204,21 @@ final class DistillCommand extends CliCommand {
             String header = String.format(Locale.ROOT, "distill: %s -> %s; %d images", source.describe(), BackboneChoice.describe(backboneConfig),
                     images.size());
             run(header, distiller, backboneConfig, kernels, null);
+        }
+        return 0;
+    }
+
+    /** {@code --gan FILE}: the targets and the images both come from the generator, fresh every step. */
+    private int distillGan(TensorLossKernels kernels, WhitenMode mode) throws Exception {
+        try (GanGenerator generator = Checkpoints.load(gan, GanGenerator.class)) {
+            GanFeatures source = new GanFeatures(generator, seed);
+            ImageDataset placeholder = source.placeholderImages(batch);
+            ModelConfig backboneConfig = backboneConfig(placeholder);
+            Distiller distiller = new Distiller(source, gan.toString(), backboneConfig, placeholder, kernels, settings(0, mode, false))
+                    .initWeights(init);
+            out().printf(Locale.ROOT, "distill: %s from %s -> %s; %dx%d px generated images%n", source.describe(), gan,
+                    BackboneChoice.describe(backboneConfig), placeholder.height(), placeholder.width());
+            run(distiller, backboneConfig, kernels);
         }
         return 0;
     }

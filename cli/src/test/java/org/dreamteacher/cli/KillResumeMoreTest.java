@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Kill -9 at random moments, as {@link KillResumeTest}, for {@code train-teacher}, {@code distill --label-guided}
+ * Kill -9 at random moments, as {@link KillResumeTest}, for {@code train-teacher}, {@code train-gan}, {@code distill --label-guided}
  * and a 2-rank {@code distill --nproc 2} (the launcher and both workers killed): each resumed run ends with the
  * same bytes as an uninterrupted one. Trials: {@code dt.killTrials} / {@code DT_KILL_TRIALS} (default 2),
  * {@code dt.killSeed} replays.
@@ -49,6 +49,17 @@ class KillResumeMoreTest {
     static List<String> twoRankArgs(Path out) {
         return List.of("distill", "--teacher", teacher.toString(), "--steps", "24", "--batch", "4", "--width", "8", "--regressor-channels", "16",
                 "--checkpoint-every", "3", "--seed", "3", "--nproc", "2", "--out", out.toString());
+    }
+
+    static List<String> ganArgs(Path out) {
+        return List.of("train-gan", "--batch", "4", "--width", "8", "--samples", "0", "--r1-every", "4", "--steps", "24", "--checkpoint-every", "3",
+                "--seed", "5", "--out", out.toString());
+    }
+
+    @Test
+    void trainGanKilledAtRandomResumesToTheSameWeights() throws Exception {
+        trials("train-gan:", KillResumeMoreTest::ganArgs, List.of("generator.dtt", "metrics.jsonl"),
+                List.of("generator.dtt", "discriminator.dtt", "ema.dtt", "state.json"), 4);
     }
 
     @Test

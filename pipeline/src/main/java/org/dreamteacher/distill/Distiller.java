@@ -276,16 +276,19 @@ public final class Distiller {
                     Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
                     List<Tensor> targets = new ArrayList<>();
                     List<FeatureMap> maps;
+                    Tensor images;
                     try (NoGradGuard ng = new NoGradGuard()) {
-                        maps = features.features(batch, step);
+                        FeatureSource.Sample sample = features.sample(batch, step);
+                        maps = sample.features();
+                        images = sample.images();
                         for (String name : pairing.teacherNames())
                             for (FeatureMap m : maps) if (m.name().equals(name)) targets.add(m.tensor());
                     }
-                    List<FeatureMap> feats = backbone.features(batch.images());
+                    List<FeatureMap> feats = backbone.features(images);
                     FeatureDistillationLoss.Terms terms = lossFn.compute(regressor.forwardFeatures(feats), targets);
                     Tensor total = terms.total();
                     if (guidance != null) {
-                        LabelGuidance.Term term = guidance.term(kernels, interpreter, backbone, segHead, maps, feats, batch.images());
+                        LabelGuidance.Term term = guidance.term(kernels, interpreter, backbone, segHead, maps, feats, images);
                         total = total.add(term.loss().mul(new Scalar(guidance.settings().lambdaLd())));
                         ld = term.value();
                     }

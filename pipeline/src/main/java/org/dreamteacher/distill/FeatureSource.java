@@ -1,6 +1,7 @@
 package org.dreamteacher.distill;
 
 import java.util.List;
+import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.TeacherInput;
@@ -18,6 +19,19 @@ public interface FeatureSource {
      * {@code PointerScope}, which then owns the tensors.
      */
     List<FeatureMap> features(Batches.Batch batch, long step);
+
+    /**
+     * What the student learns from in {@code step}: images and the teacher's feature maps of them. By default the
+     * batch's own images with {@link #features}; a source that makes its images (a GAN generator, whose features are
+     * recorded while it draws them) returns those instead, and the student then sees only them. Called inside the
+     * training step's {@code PointerScope} and a {@code NoGradGuard}.
+     */
+    default Sample sample(Batches.Batch batch, long step) {
+        return new Sample(batch.images(), features(batch, step));
+    }
+
+    /** Images (B, C, H, W) in [-1, 1] and the teacher's feature maps of them, largest stride first. */
+    record Sample(Tensor images, List<FeatureMap> features) {}
 
     /** A one-line description for logs and run state. */
     String describe();

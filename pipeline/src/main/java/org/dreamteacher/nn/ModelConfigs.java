@@ -20,7 +20,7 @@ public final class ModelConfigs {
         register("regressor", FeatureRegressorConfig.class);
         register("interpreter", InterpreterConfig.class);
         register("seghead", SegmentationHeadConfig.class);
-        // The kinds of the packages above this one (diffusion: unet, diffusion), which this package must not name.
+        // The kinds of the packages above this one (diffusion: unet, diffusion; gan: gan-generator, gan-discriminator), which this package must not name.
         for (ModelKinds more : ServiceLoader.load(ModelKinds.class, ModelConfigs.class.getClassLoader())) more.kinds().forEach(ModelConfigs::register);
     }
 

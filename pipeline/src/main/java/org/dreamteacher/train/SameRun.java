@@ -12,11 +12,11 @@ import java.util.Set;
  * The check that a resume continues the run it names: the settings, models and data that the newest checkpoint's
  * state records against those of the command now, every difference named. Only what does not change the
  * trajectory of the steps already taken may differ (the total of steps, which may grow, and what follows
- * from it, the warm-up; the checkpoint and log intervals).
+ * from it, the warm-up; the checkpoint, log and sample intervals; the number of images drawn into sample grids).
  */
 public final class SameRun {
     /** Keys of {@code settings} that may differ on a resume. */
-    public static final Set<String> MAY_CHANGE = Set.of("steps", "warmupSteps", "checkpointEvery", "logEvery");
+    public static final Set<String> MAY_CHANGE = Set.of("steps", "warmupSteps", "checkpointEvery", "logEvery", "sampleEvery", "samples");
     /** Top-level keys of a state that describe the checkpoint rather than the run. */
     private static final Set<String> NOT_COMPARED = Set.of("step", "pairing");
 

@@ -29,7 +29,9 @@ class MinimumParametersTest {
                 UNetConfig.of(1, 28, 8, List.of(1, 2)).withTaps(List.of(0, 2)),
                 DiffusionConfig.of(UNetConfig.of(1, 28, 32, List.of(1, 2, 2)).withNumResBlocks(1).withAttention(List.of(7), 4, true)
                         .withTaps(List.of(0, 2, 4))),
-                DiffusionConfig.of(UNetConfig.of(3, 32, 16, List.of(1, 2, 2, 2)).withNumResBlocks(2)));
+                DiffusionConfig.of(UNetConfig.of(3, 32, 16, List.of(1, 2, 2, 2)).withNumResBlocks(2)),
+                org.dreamteacher.gan.GanConfig.of(1, 28, 64), org.dreamteacher.gan.GanConfig.of(3, 32, 16).discriminator(),
+                org.dreamteacher.gan.GanConfig.of(1, 28, 64).discriminator());
         for (ModelConfig c : configs) {
             long actual = 0;
             try (ConfiguredModule m = c.build()) {

@@ -130,7 +130,9 @@ class ModelCheckpointTest {
                 ConvNeXtConfig.of(List.of(2, 2, 6, 2), List.of(32, 64, 128, 256), 3, 0, 1),
                 FeatureRegressorConfig.of(new long[] {64, 128, 256, 512}, new long[] {256, 256, 128, 64}),
                 InterpreterConfig.of(new long[] {256, 128}, 11),
-                new SegmentationHeadConfig(List.of(8L, 16L), 32, 5, "sum"));
+                new SegmentationHeadConfig(List.of(8L, 16L), 32, 5, "sum"),
+                org.dreamteacher.gan.GanConfig.of(3, 32, 16),
+                org.dreamteacher.gan.GanConfig.of(1, 28, 64).discriminator());
         for (ModelConfig c : configs) {
             JsonNode json = ModelConfigs.toJson(c);
             assertEquals(c, ModelConfigs.fromJson(c.kind(), json), json::toString);

@@ -24,7 +24,9 @@ class ModuleReachabilityTest {
                 new ConvNeXtConfig(List.of(1, 1, 1, 1), List.of(8, 16, 32, 64), 1, 3, 1, 0.0, 1e-6).build(),
                 FeatureRegressorConfig.of(new long[] {8, 16, 32, 64}, new long[] {8, 8, 8, 8}, 8).build(),
                 InterpreterConfig.of(new long[] {8, 16}, 3).build(),
-                new SegmentationHeadConfig(List.of(8L, 16L), 8, 3, "sum").build());
+                new SegmentationHeadConfig(List.of(8L, 16L), 8, 3, "sum").build(),
+                new org.dreamteacher.gan.GanConfig(1, 28, 8, 8, 2, List.of(8, 8, 8, 8)).build(),
+                new org.dreamteacher.gan.GanConfig(1, 28, 8, 8, 2, List.of(8, 8, 8, 8)).discriminator().build());
         try {
             for (int i = 0; i < 3; i++) {
                 System.gc();

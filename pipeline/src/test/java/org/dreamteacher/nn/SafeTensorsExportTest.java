@@ -45,7 +45,9 @@ class SafeTensorsExportTest {
                 new InterpreterConfig(List.of(4L, 6L, 8L), 8, 3, 0.1),
                 new SegmentationHeadConfig(List.of(4L, 6L, 8L), 8, 3, "concat"),
                 UNET,
-                DiffusionConfig.of(UNET));
+                DiffusionConfig.of(UNET),
+                new org.dreamteacher.gan.GanConfig(1, 28, 8, 8, 2, List.of(8, 8, 8, 8)),
+                new org.dreamteacher.gan.GanConfig(3, 16, 8, 8, 1, List.of(8, 4, 4)).discriminator());
         for (ModelConfig config : configs) {
             Path dtt = dir.resolve(config.kind() + ".dtt"), st = dir.resolve(config.kind() + ".safetensors"), back = dir.resolve(config.kind() + "-back.dtt");
             try (ConfiguredModule model = config.build(); PointerScope scope = new PointerScope()) {

@@ -1,0 +1,150 @@
+package org.dreamteacher.cli;
+
+import static org.dreamteacher.cli.CliRun.assertPng;
+import static org.dreamteacher.cli.CliRun.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.dreamteacher.gan.GanGenerator;
+import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.Progress;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code dreamteacher train-gan}: help, a two-step run and its files, a resume, and one-line errors for bad options. */
+class CliTrainGanTest {
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void quiet() {
+        Progress.setEnabled(false);
+    }
+
+    private static String[] args(Path out, String... more) {
+        List<String> a = new ArrayList<>(List.of("train-gan", "--batch", "4", "--width", "8", "--samples", "4", "--checkpoint-every", "100",
+                "--out", out.toString()));
+        a.addAll(List.of(more));
+        return a.toArray(new String[0]);
+    }
+
+    @Test
+    void help() {
+        CliRun h = run("train-gan", "--help").expectSuccess();
+        assertTrue(h.out().contains("Usage: dreamteacher train-gan"), h.out());
+        for (String o : List.of("--data", "--images", "--steps", "--batch", "--lr", "--r1-gamma", "--r1-every", "--ema", "--seed",
+            "--checkpoint-every", "--sample-every", "--out", "--resume"))
+            assertTrue(h.out().contains(o), o + " missing from:\n" + h.out());
+        assertTrue(run("--help").expectSuccess().out().contains("train-gan"));
+    }
+
+    @Test
+    void twoStepsThenResume() throws Exception {
+        Path out = dir.resolve("gan");
+        CliRun first = run(args(out, "--steps", "2")).expectSuccess();
+        assertTrue(first.out().contains("trained 2 steps"), first.out());
+        assertTrue(first.out().contains("32 px canvas"), first.out());
+        try (GanGenerator g = Checkpoints.load(out.resolve("generator.dtt"), GanGenerator.class)) {
+            assertEquals(28, g.config().imageSize());
+            assertEquals(List.of(8, 8, 8, 8), g.config().widths());
+        }
+        List<JsonNode> log = MetricsLog.read(out.resolve("metrics.jsonl"));
+        assertEquals(2, log.size());
+        assertTrue(log.get(0).has("loss_g") && log.get(0).has("loss_d") && log.get(0).has("r1"), log.toString());
+        assertPng(out.resolve("loss-curve.png"));
+        BufferedImage grid = assertPng(out.resolve("sample-grid.png"));
+        assertEquals(2 * (28 * 2 + 2) + 2, grid.getWidth(), "2x2 samples of 28 px at scale 2");
+        assertTrue(Files.isDirectory(out.resolve("checkpoints/step-00000002")));
+
+        run(args(out, "--steps", "3")).expectOneLineError(1, "--resume");
+        run(args(out, "--steps", "3", "--resume", "--lr", "0.001")).expectOneLineError(1, "settings.lr");
+        CliRun resumed = run(args(out, "--steps", "3", "--resume")).expectSuccess();
+        assertTrue(resumed.out().contains("trained 1 steps"), resumed.out());
+        assertEquals(3, MetricsLog.read(out.resolve("metrics.jsonl")).get(2).get("step").asInt());
+    }
+
+    @Test
+    void distilFromTheGan() throws Exception {
+        Path gan = dir.resolve("gan-teacher");
+        run(args(gan, "--steps", "1")).expectSuccess();
+        Path generator = gan.resolve("generator.dtt");
+        Path out = dir.resolve("distill-gan");
+        String[] common = {"distill", "--gan", generator.toString(), "--batch", "4", "--width", "4", "--regressor-channels", "8",
+            "--checkpoint-every", "100", "--out", out.toString()};
+        CliRun r = run(concat(common, "--steps", "2")).expectSuccess();
+        assertTrue(r.out().contains("GAN generator") && r.out().contains("32x32 px generated images"), r.out());
+        assertTrue(r.out().contains("b32") && r.out().contains("b4"), "every generator block is paired with a backbone level:\n" + r.out());
+        assertTrue(r.out().contains("distilled 2 steps"), r.out());
+        assertTrue(Checkpoints.load(out.resolve("backbone.dtt")) instanceof org.dreamteacher.nn.Backbone);
+        assertEquals(2, MetricsLog.read(out.resolve("metrics.jsonl")).size());
+        assertPng(out.resolve("loss-curve.png"));
+        CliRun resumed = run(concat(common, "--steps", "3", "--resume")).expectSuccess();
+        assertTrue(resumed.out().contains("distilled 1 steps"), resumed.out());
+
+        // the generator exports to safetensors and back, as every model
+        Path st = dir.resolve("generator.safetensors"), back = dir.resolve("generator-back.dtt");
+        run("export", "--model", generator.toString(), "--out", st.toString()).expectSuccess();
+        run("export", "--model", st.toString(), "--format", "dtt", "--out", back.toString()).expectSuccess();
+        try (GanGenerator a = Checkpoints.load(generator, GanGenerator.class); GanGenerator b = Checkpoints.load(back, GanGenerator.class)) {
+            assertEquals(a.config(), b.config());
+            var pa = a.named_parameters(true);
+            var pb = b.named_parameters(true);
+            assertEquals(pa.size(), pb.size());
+            for (long i = 0; i < pa.size(); i++) assertTrue(pa.get(i).value().equal(pb.get(i).value()), pa.get(i).key().getString());
+        }
+
+        Path bad = dir.resolve("distill-bad");
+        String g = generator.toString();
+        run("distill", "--gan", g, "--teacher", g, "--out", bad.toString()).expectOneLineError(2, "give one of --gan");
+        run("distill", "--gan", g, "--data", "embedded", "--out", bad.toString()).expectOneLineError(2, "drop --data");
+        run("distill", "--gan", g, "--label-guided", "--out", bad.toString()).expectOneLineError(2, "have no labels");
+        run("distill", "--gan", g, "--timestep", "10", "--out", bad.toString()).expectOneLineError(2, "--timestep");
+        run("distill", "--gan", g, "--nproc", "2", "--out", bad.toString()).expectOneLineError(2, "one process");
+        run("distill", "--gan", dir.resolve("none.dtt").toString(), "--out", bad.toString()).expectOneLineError(2, "--gan: no such file");
+        Path disc = gan.resolve("checkpoints/step-00000001/discriminator.dtt");
+        run("distill", "--gan", disc.toString(), "--batch", "4", "--out", bad.toString()).expectOneLineError(1, "gan-discriminator");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    /**
+     * A learning rate so large that the first discriminator update makes the generator's loss NaN: the run stops at
+     * that step, before its optimiser step and before any checkpoint, with what to do.
+     */
+    @Test
+    void aDivergingRunStopsWithAdvice() throws Exception {
+        Path out = dir.resolve("diverging");
+        CliRun r = run("train-gan", "--batch", "4", "--width", "8", "--samples", "4", "--steps", "6", "--lr", "1e30", "--checkpoint-every", "1",
+                "--out", out.toString()).expectOneLineError(1, "Lower the learning rate");
+        assertTrue(r.err().contains("step 1: non-finite generator loss") && r.err().contains("the step was not taken"), r.err());
+        assertTrue(!Files.exists(out.resolve("generator.dtt")), "no teacher from a diverged run");
+        assertTrue(!Files.exists(out.resolve("checkpoints/step-00000001")), "no checkpoint of the refused step");
+    }
+
+    @Test
+    void badOptionsGiveOneLineErrors() {
+        Path out = dir.resolve("bad");
+        run("train-gan", "--steps", "-1", "--out", out.toString()).expectOneLineError(2, "--steps must be > 0");
+        run("train-gan", "--lr", "nan", "--out", out.toString()).expectOneLineError(2, "--lr");
+        run("train-gan", "--r1-every", "0", "--out", out.toString()).expectOneLineError(2, "--r1-every must be > 0");
+        run("train-gan", "--r1-gamma", "-1", "--out", out.toString()).expectOneLineError(2, "--r1-gamma");
+        run("train-gan", "--width", "0", "--out", out.toString()).expectOneLineError(2, "--width must be in 1..1024");
+        run("train-gan", "--ema", "1", "--out", out.toString()).expectOneLineError(2, "--ema must be in [0, 1)");
+        run("train-gan", "--batch", "7000", "--out", out.toString()).expectOneLineError(2, "larger than the 6000 training images");
+        run("train-gan", "--data", dir.resolve("missing").toString(), "--out", out.toString()).expectOneLineError(2, "--data");
+        run("train-gan", "--steps", "x").expectOneLineError(2, "'x' is not an int");
+        assertTrue(!Files.exists(out.resolve("metrics.jsonl")), "a refused run leaves nothing");
+    }
+}

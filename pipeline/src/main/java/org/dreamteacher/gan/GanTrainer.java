@@ -1,0 +1,325 @@
+package org.dreamteacher.gan;
+
+import static org.dreamteacher.nn.Layers.s;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Adam;
+import org.bytedeco.pytorch.AdamOptions;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.dreamteacher.data.Augmentation;
+import org.dreamteacher.data.Batches;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.Pictures;
+import org.dreamteacher.data.Plots;
+import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.parallel.DataParallel;
+import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.Progress;
+import org.dreamteacher.train.RunCheckpoints;
+import org.dreamteacher.train.RunLock;
+import org.dreamteacher.train.SameRun;
+import org.dreamteacher.train.StepGuard;
+
+/**
+ * Trains a GAN teacher on unlabelled images, as StyleGAN2 does at small scale: the non-saturating logistic loss
+ * (D minimises softplus(D(G(z))) + softplus(-D(x)), G minimises softplus(-D(G(z)))), one discriminator and one
+ * generator step per training step, Adam with betas (0, 0.99), R1 regularisation (gamma/2 · E||∇x D(x)||² on real
+ * images) computed lazily, only every {@code r1Every} steps and then weighted by {@code r1Every} so that its
+ * average strength is unchanged, and an exponential moving average of the generator's weights, which draws the
+ * samples and is saved as the teacher ({@code generator.dtt}). The lazy R1 term is added to that step's
+ * discriminator loss (one optimiser step), so the optimiser settings need no correction for extra steps.
+ *
+ * <p>Randomness is a function of (seed, step): a resumed run ends with the same weights as an uninterrupted one.
+ * The run folder holds {@code checkpoints/step-N/} (generator, discriminator, EMA, both optimisers),
+ * {@code metrics.jsonl}, {@code loss-curve.png} and {@code sample-grid.png} (both redrawn every
+ * {@code sampleEvery} steps and at the end) and, at the end, {@code generator.dtt}.
+ */
+public final class GanTrainer {
+    private static final System.Logger LOG = System.getLogger(GanTrainer.class.getName());
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /**
+     * @param samples images in the sample grid (0: none)
+     */
+    public record Settings(int steps, int batchSize, double lr, double r1Gamma, int r1Every, double emaDecay, long seed, int checkpointEvery,
+            int sampleEvery, int logEvery, boolean flip, int samples) {
+        public Settings {
+            if (steps <= 0 || batchSize <= 0) throw new IllegalArgumentException("steps and batch size must be > 0");
+            if (!(lr > 0) || Double.isInfinite(lr)) throw new IllegalArgumentException("the learning rate must be a finite number > 0");
+            if (!(r1Gamma >= 0) || Double.isInfinite(r1Gamma)) throw new IllegalArgumentException("R1 gamma must be a finite number >= 0");
+            if (r1Every <= 0) throw new IllegalArgumentException("the R1 interval must be > 0");
+            if (!(emaDecay >= 0 && emaDecay < 1)) throw new IllegalArgumentException("EMA decay must be in [0, 1)");
+            if (checkpointEvery <= 0 || sampleEvery <= 0 || logEvery <= 0)
+                throw new IllegalArgumentException("checkpoint, sample and log intervals must be > 0");
+            if (samples < 0) throw new IllegalArgumentException("samples must be >= 0");
+        }
+
+        /** StyleGAN2's choices scaled to a small CPU run: lr 0.002, R1 gamma 0.01 every 16 steps, EMA 0.999. */
+        public static Settings defaults() {
+            return new Settings(10_000, 32, 2e-3, 0.01, 16, 0.999, 0, 500, 500, 20, true, 16);
+        }
+    }
+
+    public record Result(Path runDir, Path generatorFile, double lastLossG, double lastLossD, long steps, double seconds) {}
+
+    private final GanConfig config;
+    private final ImageDataset data;
+    private final Settings s;
+
+    public GanTrainer(GanConfig config, ImageDataset data, Settings settings) {
+        if (data.channels() != config.channels())
+            throw new IllegalArgumentException("the data has " + data.channels() + " channels, the generator draws " + config.channels());
+        if (data.height() != config.imageSize() || data.width() != config.imageSize())
+            throw new IllegalArgumentException("the data is " + data.height() + "x" + data.width() + ", the GAN expects "
+                    + config.imageSize() + "x" + config.imageSize());
+        if (settings.batchSize() > data.size())
+            throw new IllegalArgumentException("the batch (" + settings.batchSize() + ") is larger than the " + data.size() + " images");
+        this.config = config;
+        this.data = data;
+        this.s = settings;
+    }
+
+    /** Trains (or continues, with {@code resume}). */
+    public Result run(Path runDir, boolean resume) throws IOException {
+        return run(runDir, resume, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #run(Path, boolean)}, but stops after step {@code stopAfter} with a checkpoint there, from which a
+     * later call with {@code resume} continues; {@code generator.dtt} is written only when the last step is done.
+     */
+    public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
+        return RunLock.holding(runDir, true, () -> runUnlocked(runDir, resume, stopAfter));
+    }
+
+    private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {
+        Files.createDirectories(runDir);
+        RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
+        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
+        if (snapshot.isPresent()) SameRun.check(runDir, snapshot.get().state(), state(snapshot.get().step()));
+        GanGenerator g, ema;
+        GanDiscriminator d;
+        if (snapshot.isPresent()) {
+            g = snapshot.get().model("generator", GanGenerator.class);
+            d = snapshot.get().model("discriminator", GanDiscriminator.class);
+            ema = snapshot.get().model("ema", GanGenerator.class);
+        } else {
+            torch.manual_seed(s.seed());
+            g = config.build();
+            d = config.discriminator().build();
+            ema = config.build();
+            updateEma(g, ema, 0);
+        }
+        // Closed here whether the run ends or stops with an error (a non-finite step, a full disk).
+        try (GanGenerator gen = g; GanDiscriminator disc = d; GanGenerator avg = ema;
+                Adam optG = new Adam(g.parameters(), adamOptions()); Adam optD = new Adam(d.parameters(), adamOptions())) {
+            return train(runDir, snapshot, checkpoints, stopAfter, gen, disc, avg, optG, optD);
+        }
+    }
+
+    private Result train(Path runDir, Optional<RunCheckpoints.Snapshot> snapshot, RunCheckpoints checkpoints, long stopAfter, GanGenerator g,
+            GanDiscriminator d, GanGenerator ema, Adam optG, Adam optD) throws IOException {
+        long start = snapshot.map(RunCheckpoints.Snapshot::step).orElse(0L);
+        ema.eval();
+        TensorVector gParams = g.parameters(), dParams = d.parameters();
+        if (snapshot.isPresent()) {
+            snapshot.get().loadOptimizer("adam-g", optG);
+            snapshot.get().loadOptimizer("adam-d", optD);
+        }
+        Batches batches = Batches.of(data).batchSize(s.batchSize()).seed(s.seed()).dropLast(true)
+                .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build();
+        int canvas = config.canvasSize();
+        g.train(true);
+        d.train(true);
+        double lastG = Double.NaN, lastD = Double.NaN;
+        long t0 = System.nanoTime();
+        long end = Math.min(s.steps(), stopAfter);
+        try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), start);
+                Progress bar = Progress.start("train-gan", s.steps(), start, "step")) {
+            Window window = new Window();
+            for (long step = start; step < end; step++) {
+                double lossG, lossD, r1 = Double.NaN, realScore, fakeScore;
+                try (PointerScope scope = new PointerScope()) {
+                    torch.manual_seed(s.seed() * 1_000_003L + step);
+                    int epoch = (int) (step / batches.stepsPerEpoch());
+                    Tensor real = GanGenerator.padToCanvas(batches.batch(epoch, (int) (step % batches.stepsPerEpoch())).images(), canvas);
+                    long n = real.size(0);
+
+                    // Discriminator step, with R1 on the real images every r1Every steps.
+                    boolean doR1 = s.r1Gamma() > 0 && step % s.r1Every() == 0;
+                    Tensor fake;
+                    try (NoGradGuard ng = new NoGradGuard()) {
+                        fake = g.forward(g.latents(n));
+                    }
+                    Tensor realIn = doR1 ? real.detach().set_requires_grad(true) : real;
+                    Tensor realLogits = d.forward(realIn);
+                    Tensor fakeLogits = d.forward(fake);
+                    Tensor dLoss = softplus(fakeLogits).mean().add(softplus(realLogits.neg()).mean());
+                    Tensor dTotal = dLoss;
+                    if (doR1) {
+                        Tensor penalty = r1Penalty(realLogits, realIn);
+                        r1 = penalty.item_double();
+                        dTotal = dLoss.add(penalty.mul(s(s.r1Gamma() / 2 * s.r1Every())));
+                    }
+                    optD.zero_grad();
+                    dTotal.backward();
+                    lossD = dLoss.item_double();
+                    realScore = realLogits.mean().item_double();
+                    fakeScore = fakeLogits.mean().item_double();
+                    StepGuard.check(DataParallel.SINGLE, dParams, dTotal.item_double(), step, "discriminator loss",
+                            checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
+                    optD.step();
+
+                    // Generator step; the discriminator's weights need no gradient here.
+                    requireGrad(dParams, false);
+                    try {
+                        Tensor gLoss = softplus(d.forward(g.forward(g.latents(n))).neg()).mean();
+                        optG.zero_grad();
+                        gLoss.backward();
+                        lossG = gLoss.item_double();
+                        StepGuard.check(DataParallel.SINGLE, gParams, lossG, step, "generator loss", checkpoints::describeLatest,
+                                checkpoints.nonFiniteAdvice());
+                        optG.step();
+                    } finally {
+                        requireGrad(dParams, true);
+                    }
+                    updateEma(g, ema, s.emaDecay());
+                }
+                lastG = lossG;
+                lastD = lossD;
+                window.add(lossG, lossD, r1, realScore, fakeScore);
+                long done = step + 1;
+                if (done % s.logEvery() == 0 || done == s.steps()) log.write(window.drain(log.record(done)));
+                bar.step(String.format("G %.3f D %.3f", lossG, lossD));
+                if (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter)
+                    checkpoints.save(done, Map.of("generator", g, "discriminator", d, "ema", ema), Map.of("adam-g", optG, "adam-d", optD),
+                            state(done));
+                if (done % s.sampleEvery() == 0 || done == s.steps()) pictures(runDir, log.file(), ema);
+            }
+        }
+        Path generatorFile = null;
+        if (end == s.steps()) {
+            generatorFile = runDir.resolve("generator.dtt");
+            Checkpoints.save(generatorFile, ema);
+        }
+        return new Result(runDir, generatorFile, lastG, lastD, Math.max(0, end - start), (System.nanoTime() - t0) / 1e9);
+    }
+
+    private AdamOptions adamOptions() {
+        return adamOptions(s.lr(), 0.0, 0.99);
+    }
+
+    /** Adam's options with the given betas (eps 1e-8). */
+    static AdamOptions adamOptions(double lr, double beta1, double beta2) {
+        AdamOptions o = new AdamOptions(lr);
+        // betas() points at a std::tuple<double, double>, which libstdc++ lays out last element first: index 0 is
+        // beta2 and index 1 is beta1 (the defaults read back as 0.999, 0.9). Swapped, beta2 would be 0: each step
+        // divided by the last gradient alone, and weights moving by up to hundreds of times the learning rate.
+        o.betas().put(0, beta2).put(1, beta1);
+        o.eps().put(1e-8);
+        return o;
+    }
+
+    /** E||∇x D(x)||² over the batch, differentiable (the graph is kept for the discriminator's backward). */
+    static Tensor r1Penalty(Tensor realLogits, Tensor realIn) {
+        TensorVector grads = torch.grad(new TensorVector(realLogits.sum()), new TensorVector(realIn), new TensorVector(), new BoolOptional(true),
+                true, false);
+        return grads.get(0).square().sum(new long[] {1, 2, 3}, false, new org.bytedeco.pytorch.ScalarTypeOptional()).mean();
+    }
+
+    static Tensor softplus(Tensor x) {
+        return torch.softplus(x, s(1), s(20));
+    }
+
+    private static void requireGrad(TensorVector params, boolean on) {
+        for (long i = 0; i < params.size(); i++) params.get(i).set_requires_grad(on);
+    }
+
+    /** ema = decay·ema + (1 − decay)·model, parameters and buffers alike (decay 0 copies). Both must share one config. */
+    public static void updateEma(Module model, Module ema, double decay) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            for (TensorVector[] pair : List.of(new TensorVector[] {model.parameters(), ema.parameters()},
+                    new TensorVector[] {model.buffers(), ema.buffers()})) {
+                TensorVector src = pair[0], dst = pair[1];
+                if (src.size() != dst.size()) throw new IllegalArgumentException("the EMA copy does not match the model");
+                for (long i = 0; i < src.size(); i++) {
+                    Tensor t = dst.get(i);
+                    if (decay == 0 || !t.is_floating_point()) t.copy_(src.get(i));
+                    else t.mul_(s(decay)).add_(src.get(i), s(1 - decay));
+                }
+            }
+        }
+    }
+
+    /** The sample grid from fixed latents (the same at every redraw) and the loss curve of the log so far. */
+    private void pictures(Path runDir, Path metrics, GanGenerator ema) throws IOException {
+        if (s.samples() > 0) {
+            try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+                torch.manual_seed(s.seed() * 31L + 17);
+                Tensor images = ema.sample(ema.latents(s.samples()));
+                Pictures.saveGrid(runDir.resolve("sample-grid.png"), images, (int) Math.ceil(Math.sqrt(s.samples())), 2);
+            }
+        }
+        List<JsonNode> records = MetricsLog.read(metrics);
+        Map<String, double[][]> series = new LinkedHashMap<>();
+        for (String key : List.of("loss_g", "loss_d")) {
+            List<double[]> points = new ArrayList<>();
+            for (JsonNode r : records)
+                if (r.has(key)) points.add(new double[] {r.get("step").asDouble(), r.get(key).asDouble()});
+            if (!points.isEmpty()) series.put(key.equals("loss_g") ? "generator" : "discriminator", points.toArray(new double[0][]));
+        }
+        if (!series.isEmpty()) Plots.lineChart(runDir.resolve("loss-curve.png"), "GAN training losses", "step", "loss", series);
+        LOG.log(System.Logger.Level.DEBUG, "pictures of " + runDir + " redrawn");
+    }
+
+    private JsonNode state(long step) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("step", step);
+        n.set("settings", JSON.valueToTree(s));
+        n.set("config", JSON.valueToTree(config));
+        n.put("data", data.toString() + ", sha256 " + data.fingerprint());
+        return n;
+    }
+
+    /** Averages of the logged values since the last record; R1 over the steps that computed it. */
+    private static final class Window {
+        double g, d, r1, real, fake;
+        int count, r1Count;
+
+        void add(double lossG, double lossD, double penalty, double realScore, double fakeScore) {
+            g += lossG;
+            d += lossD;
+            real += realScore;
+            fake += fakeScore;
+            count++;
+            if (!Double.isNaN(penalty)) {
+                r1 += penalty;
+                r1Count++;
+            }
+        }
+
+        ObjectNode drain(ObjectNode record) {
+            record.put("loss_g", g / count).put("loss_d", d / count).put("d_real", real / count).put("d_fake", fake / count);
+            if (r1Count > 0) record.put("r1", r1 / r1Count);
+            g = d = r1 = real = fake = 0;
+            count = r1Count = 0;
+            return record;
+        }
+    }
+}

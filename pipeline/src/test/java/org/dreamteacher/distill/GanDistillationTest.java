@@ -1,0 +1,92 @@
+package org.dreamteacher.distill;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.data.Batches;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.gan.GanConfig;
+import org.dreamteacher.gan.GanGenerator;
+import org.dreamteacher.kernels.AttentionDistance;
+import org.dreamteacher.kernels.WhitenMode;
+import org.dreamteacher.nn.FeatureMap;
+import org.dreamteacher.nn.ResNetConfig;
+import org.dreamteacher.torch.TensorFile;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
+import org.dreamteacher.train.Progress;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Online distillation from a GAN generator: fresh generated images every step, their taps as targets, an exact resume. */
+class GanDistillationTest {
+    @TempDir
+    static Path dir;
+
+    static GanGenerator generator;
+
+    @BeforeAll
+    static void build() {
+        Progress.setEnabled(false);
+        org.bytedeco.pytorch.global.torch.manual_seed(3);
+        generator = new GanConfig(1, 28, 8, 8, 1, List.of(8, 8, 8, 8)).build();
+    }
+
+    @AfterAll
+    static void close() {
+        generator.close();
+    }
+
+    static Distiller.Settings settings(int steps) {
+        return new Distiller.Settings(steps, 4, 2e-3, 0.01, 1, 1.0, 0, 10f, WhitenMode.PER_SAMPLE, AttentionDistance.NORM, 5, 2, 1, false, 16);
+    }
+
+    static Distiller distiller(GanFeatures source, int steps) {
+        return new Distiller(source, "gan-test", ResNetConfig.small(18, 4, 1, 10), source.placeholderImages(4), TensorLossKernels.get("cpu"),
+                settings(steps));
+    }
+
+    @Test
+    void eachStepGeneratesItsOwnImagesAndTaps() {
+        GanFeatures source = new GanFeatures(generator, 5);
+        ImageDataset placeholder = source.placeholderImages(4);
+        assertEquals(32, placeholder.height());
+        Batches batches = Batches.of(placeholder).batchSize(4).seed(5).dropLast(true).build();
+        try (PointerScope scope = new PointerScope()) {
+            Batches.Batch b = batches.batch(0, 0);
+            FeatureSource.Sample a = source.sample(b, 7), again = source.sample(b, 7), other = source.sample(b, 8);
+            assertArrayEquals(new long[] {4, 1, 32, 32}, a.images().sizes().vec().get());
+            assertTrue(a.images().min().item_double() >= -1 && a.images().max().item_double() <= 1);
+            assertTrue(a.images().std().item_double() > 0, "the student must see generated images, not the blank placeholders");
+            assertTrue(a.images().equal(again.images()), "a step's images are a function of (seed, step)");
+            assertFalse(a.images().equal(other.images()), "every step draws new latents");
+            assertEquals(List.of(8, 4, 2, 1), a.features().stream().map(FeatureMap::stride).toList());
+            for (int i = 0; i < 4; i++) assertTrue(a.features().get(i).tensor().equal(again.features().get(i).tensor()));
+        }
+    }
+
+    @Test
+    void distilsAndResumesExactly() throws IOException {
+        Distiller.Result whole = distiller(new GanFeatures(generator, 5), 4).run(dir.resolve("whole"), false);
+        assertArrayEquals(new int[] {1, 2, 4, 8}, whole.pairing().strides());
+        assertArrayEquals(new String[] {"b32", "b16", "b8", "b4"}, whole.pairing().teacherNames());
+        assertTrue(Double.isFinite(whole.firstLoss()) && Double.isFinite(whole.lastLoss()));
+        assertEquals(dir.resolve("whole/backbone.dtt"), whole.backboneFile());
+
+        distiller(new GanFeatures(generator, 5), 4).run(dir.resolve("parts"), false, 2);
+        distiller(new GanFeatures(generator, 5), 4).run(dir.resolve("parts"), true);
+        Map<String, Tensor> a = TensorFile.read(dir.resolve("whole/backbone.dtt")).tensors(),
+                b = TensorFile.read(dir.resolve("parts/backbone.dtt")).tensors();
+        assertEquals(a.keySet(), b.keySet());
+        for (String k : a.keySet()) assertTrue(a.get(k).equal(b.get(k)), k + " differs");
+    }
+}
