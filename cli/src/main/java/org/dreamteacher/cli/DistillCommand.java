@@ -216,9 +216,9 @@ final class DistillCommand extends CliCommand {
             ModelConfig backboneConfig = backboneConfig(placeholder);
             Distiller distiller = new Distiller(source, gan.toString(), backboneConfig, placeholder, kernels, settings(0, mode, false))
                     .initWeights(init);
-            out().printf(Locale.ROOT, "distill: %s from %s -> %s; %dx%d px generated images%n", source.describe(), gan,
+            String header = String.format(Locale.ROOT, "distill: %s from %s -> %s; %dx%d px generated images", source.describe(), gan,
                     BackboneChoice.describe(backboneConfig), placeholder.height(), placeholder.width());
-            run(distiller, backboneConfig, kernels);
+            run(header, distiller, backboneConfig, kernels, null);
         }
         return 0;
     }

@@ -7,6 +7,7 @@ import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.gan.GanConfig;
 import org.dreamteacher.gan.GanTrainer;
 import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.train.MetricsLog;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -85,7 +86,7 @@ final class TrainGanCommand extends CliCommand {
             throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
         }
         GanTrainer.Settings settings = new GanTrainer.Settings(steps, batch, lr, r1Gamma, r1Every, ema, seed, checkpointEvery, sampleEvery,
-                TrainTeacherCommand.logEvery(steps), true, samples);
+                MetricsLog.interval(steps), true, samples);
         out().printf(Locale.ROOT, "train-gan: %s, %d images of %dx%dx%d on a %d px canvas; generator widths %s, z and w %d%n", data.describe(),
                 images.size(), images.channels(), images.height(), images.width(), config.canvasSize(), config.widths(), config.zDim());
         out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, R1 gamma %s every %d steps, EMA %s, seed %d -> %s%s%n", steps, batch, num(lr),

@@ -19,6 +19,6 @@ class DiffusionModelKindsTest {
     @Test
     void everyKindIsKnown() {
         var e = assertThrows(IllegalArgumentException.class, () -> ModelConfigs.fromJson("gan", ModelConfigs.toJson(DiffusionTestSupport.tinyConfig())));
-        assertEquals("unknown model kind 'gan' (known: [convnext, diffusion, interpreter, regressor, resnet, seghead, unet])", e.getMessage());
+        assertEquals("unknown model kind 'gan' (known: [convnext, diffusion, gan-discriminator, gan-generator, interpreter, regressor, resnet, seghead, unet])", e.getMessage());
     }
 }
