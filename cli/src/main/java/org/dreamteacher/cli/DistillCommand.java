@@ -5,9 +5,8 @@ import java.util.List;
 import java.util.Locale;
 import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.LabelledScenes;
 import org.dreamteacher.data.LabelledSubset;
-import org.dreamteacher.data.SeedStreams;
-import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.distill.Distiller;
 import org.dreamteacher.distill.FeatureManifest;
@@ -114,6 +113,9 @@ final class DistillCommand extends CliCommand {
     @Option(names = "--resume", description = "Continue the run in --out from its last checkpoint (--steps may grow).")
     boolean resume;
 
+    /** The labelled scenes of a label-guided run on scenes, written beside labelled.json (null otherwise). */
+    private LabelledScenes labelledScenes;
+
     @Override
     int execute() throws Exception {
         requirePositive(steps, "--steps");
@@ -148,10 +150,15 @@ final class DistillCommand extends CliCommand {
         if (gan != null) return distillGan(kernels, mode);
         if (features != null) return distillStored(kernels, mode);
         if (scenes < 0) throw usage("--scenes must be >= 0, got " + scenes);
+        // The scenes that `segment` trains on with this seed (and its default 64 px options): with label guidance
+        // the first --labelled-scenes of them are labelled, and `segment --labelled` evaluates on exactly those.
         SegmentationDataset sceneSet = scenes == 0 ? null
-                : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, SeededRandom.mix(seed, SeedStreams.PRETRAINING_SCENES));
+                : SegmentationFineTune.trainScenes(data.trainImages(), FashionScenes.Options.DEFAULT, scenes, seed);
         ImageDataset images = sceneSet != null ? sceneSet.images() : data.trainImages();
         LabelGuidance guidance = guided.guidance(this, images, data.describe(), sceneSet, seed, parallel.worldSize(this));
+        labelledScenes = guidance != null && sceneSet != null
+                ? LabelledScenes.of(data.describe(), data.trainImages().size(), FashionScenes.Options.DEFAULT, seed, sceneSet, guided.labelledScenes)
+                : null;
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
         ModelConfig backboneConfig = backboneConfig(images);
         Distiller.Settings settings = settings(timestep, mode, true);
@@ -266,6 +273,11 @@ final class DistillCommand extends CliCommand {
             Path file = out.resolve(LabelledSubset.FILE);
             guided.subset.write(file);
             out().printf(Locale.ROOT, "  labelled images: %s -> %s%n", guided.subset, file);
+        }
+        if (labelledScenes != null) { // as above, for segment --labelled
+            Path file = out.resolve(LabelledScenes.FILE);
+            labelledScenes.write(file);
+            out().printf(Locale.ROOT, "  labelled scenes: %s -> %s%n", labelledScenes, file);
         }
         out().flush();
         DataParallel dp = parallel.join(this);

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.FashionScenes;
+import org.dreamteacher.data.LabelledScenes;
 import org.dreamteacher.eval.BackboneSource;
 import org.dreamteacher.eval.LabelEfficiencyStudy;
 import org.dreamteacher.eval.Mode;
@@ -31,6 +32,11 @@ final class SegmentCommand extends CliCommand {
 
     @Option(names = "--scenes", paramLabel = "N,...", split = ",", defaultValue = "100", description = "Labelled train scenes; several give a curve, e.g. 50,200,1000 (default: ${DEFAULT-VALUE}).")
     List<Integer> scenes;
+
+    @Option(names = "--labelled", paramLabel = "FILE", description = {"The labelled scenes of a label-guided pretraining (its run "
+            + "folder's labelled-scenes.json, written by distill --label-guided --scenes): trains on exactly those scenes, with that run's "
+            + "seed. Fixes --scenes and --seeds."})
+    Path labelled;
 
     @Option(names = "--test-scenes", paramLabel = "N", defaultValue = "200", description = "Test scenes (default: ${DEFAULT-VALUE}).")
     int testScenes;
@@ -87,13 +93,23 @@ final class SegmentCommand extends CliCommand {
         List<Long> seedList = new ArrayList<>();
         for (long i = 0; i < seeds; i++) seedList.add(i);
         FashionScenes.Options options = new FashionScenes.Options(sceneSize, 1, 4, FashionScenes.Options.DEFAULT.threshold());
+        Map<String, String> meta = new java.util.LinkedHashMap<>();
+        meta.put("command", "dreamteacher segment");
+        LabelledScenes labelledScenes = labelledScenes(fm, options);
+        if (labelledScenes != null) {
+            scenes = List.of(labelledScenes.count());
+            seedList = List.of(labelledScenes.seed());
+            meta.put("labelled", labelled.toAbsolutePath().normalize() + ": " + labelledScenes);
+        }
 
         out().printf(Locale.ROOT, "segment (%s): %s%n", m.label(), backbone.describe(sources));
         backbone.printInit(out());
         out().printf(Locale.ROOT, "  %dx%d scenes of %s items; train scenes %s, %d test scenes; seeds %s; %d steps, batch %d, lr %s%n", sceneSize,
-                sceneSize, data.describe(), scenes, testScenes, seeds == 1 ? "0" : "0.." + (seeds - 1), s.steps(), s.batchSize(), num(s.lr()));
+                sceneSize, data.describe(), scenes, testScenes, labelledScenes != null ? Long.toString(labelledScenes.seed()) : seeds == 1 ? "0" : "0.." + (seeds - 1),
+                s.steps(), s.batchSize(), num(s.lr()));
+        if (labelledScenes != null) out().printf(Locale.ROOT, "  labelled scenes: %s (%s)%n", labelledScenes, labelled);
         out().flush();
-        LabelEfficiencyStudy.Report report = new LabelEfficiencyStudy(sources, out, Map.of("command", "dreamteacher segment"))
+        LabelEfficiencyStudy.Report report = new LabelEfficiencyStudy(sources, out, meta)
                 .segmentation(fm.train(), fm.test(), new LabelEfficiencyStudy.SegmentationPlan(scenes, seedList, List.of(s), options, testScenes, 1));
         out().printf(Locale.ROOT, "  %-12s %8s  %s%n", "init", "scenes", "test mIoU" + (seeds > 1 ? " (mean ± std over " + seeds + " seeds)" : ""));
         for (LabelEfficiencyStudy.Cell c : report.cells()) {
@@ -103,5 +119,22 @@ final class SegmentCommand extends CliCommand {
         }
         out().printf(Locale.ROOT, "results: %s, %s, %s (%.1f s)%n", report.json(), report.markdown(), report.plot(), report.seconds());
         return 0;
+    }
+
+    /**
+     * The labelled scenes of {@code --labelled}, checked against these items and scene options (null without the
+     * option): the study then renders the file's scenes with its seed.
+     */
+    private LabelledScenes labelledScenes(FashionMnist fm, FashionScenes.Options options) throws java.io.IOException {
+        if (labelled == null) return null;
+        if (!java.nio.file.Files.isRegularFile(labelled)) throw usage("--labelled " + labelled + ": no such file");
+        if (seeds != 1) throw usage("--labelled fixes the seed and the labelled scenes: drop --seeds (pretrain once per seed instead)");
+        if (spec.commandLine().getParseResult().hasMatchedOption("--scenes")) throw usage("--labelled fixes the labelled scenes: drop --scenes");
+        LabelledScenes l = LabelledScenes.read(labelled);
+        if (!l.matches(fm.train(), options, SegmentationFineTune.trainScenes(fm.train(), options, l.count(), l.seed()))) {
+            throw usage("--labelled " + labelled + " lists " + l + ", which " + data.describe() + " (" + fm.train().size()
+                    + " training items) with " + sceneSize + " px scenes does not give: evaluate on the data and scene size the pretraining used");
+        }
+        return l;
     }
 }

@@ -2,6 +2,7 @@ package org.dreamteacher.cli;
 
 import static org.dreamteacher.cli.CliRun.assertPng;
 import static org.dreamteacher.cli.CliRun.run;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,7 +10,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.dreamteacher.data.FashionMnist;
+import org.dreamteacher.data.FashionScenes;
+import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.LabelledScenes;
 import org.dreamteacher.data.LabelledSubset;
+import org.dreamteacher.data.SegmentationDataset;
+import org.dreamteacher.eval.SegmentationFineTune;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.ResNet;
@@ -83,6 +90,38 @@ class CliLabelGuidedTest {
         assertTrue(r.out().contains("label guidance: segmentation, 4 labelled images"), r.out());
         assertTrue(r.out().contains("8 images"), r.out());
         assertEquals(11, Checkpoints.load(out.resolve("seghead.dtt"), SegmentationHead.class).config().numClasses());
+
+        // The labelled scenes are recorded; segment --labelled trains on exactly them, with the run's seed.
+        Path file = out.resolve(LabelledScenes.FILE);
+        LabelledScenes labelled = LabelledScenes.read(file);
+        assertEquals(4, labelled.count());
+        assertTrue(r.out().contains("labelled scenes: 4 labelled scenes (64 px, 1-4 items of"), r.out());
+        ImageDataset items = FashionMnist.embeddedSubset().train();
+        // The pretraining's first 4 scenes (of 8) are the segmentation study's 4 train scenes for that seed: same pixels, same
+        // masks (segment --labelled checks the pixels against the fingerprint the pretraining recorded of its own scenes).
+        SegmentationDataset pretraining = SegmentationFineTune.trainScenes(items, FashionScenes.Options.DEFAULT, 8, labelled.seed());
+        SegmentationDataset evaluation = SegmentationFineTune.trainScenes(items, new FashionScenes.Options(64, 1, 4,
+                FashionScenes.Options.DEFAULT.threshold()), 4, labelled.seed());
+        assertEquals(evaluation.images().fingerprint(), pretraining.subset(new int[] {0, 1, 2, 3}).images().fingerprint(), "the scenes' pixels");
+        for (int i = 0; i < 4; i++) assertArrayEquals(pretraining.labelMap(i), evaluation.labelMap(i), "mask " + i);
+        Path segOut = dir.resolve("segment-labelled");
+        CliRun seg = run("segment", "--random", "resnet18", "--width", "4", "--steps", "1", "--batch", "2", "--test-scenes", "4",
+                "--labelled", file.toString(), "--out", segOut.toString()).expectSuccess();
+        assertTrue(seg.out().contains("train scenes [4]") && seg.out().contains("seeds " + labelled.seed()), seg.out());
+        JsonNode results = new com.fasterxml.jackson.databind.ObjectMapper().readTree(segOut.resolve("segmentation.json").toFile());
+        assertTrue(results.toString().contains("4 labelled scenes"), results.toString());
+
+        run("segment", "--random", "resnet18", "--width", "4", "--steps", "1", "--labelled", file.toString(), "--scene-size", "32")
+                .expectOneLineError(2, "does not give");
+        Path forged = dir.resolve("forged-scenes.json");
+        new LabelledScenes(labelled.data(), labelled.trainImages(), labelled.options(), labelled.seed() + 1, labelled.count(),
+                labelled.fingerprint()).write(forged);
+        run("segment", "--random", "resnet18", "--width", "4", "--steps", "1", "--labelled", forged.toString())
+                .expectOneLineError(2, "does not give");
+        run("segment", "--random", "resnet18", "--width", "4", "--steps", "1", "--labelled", file.toString(), "--seeds", "2")
+                .expectOneLineError(2, "drop --seeds");
+        run("segment", "--random", "resnet18", "--width", "4", "--steps", "1", "--labelled", file.toString(), "--scenes", "4")
+                .expectOneLineError(2, "drop --scenes");
     }
 
     @Test

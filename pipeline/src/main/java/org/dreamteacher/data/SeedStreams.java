@@ -24,13 +24,11 @@ public final class SeedStreams {
     public static final long HEAD_INIT = 0x48656164L;
     /** "Step": libtorch's generator at each optimiser step of a fine-tuning (dropout, drop path), by step. */
     public static final long TRAINING_STEP = 0x53746570L;
-    /** "TrSce": the labelled training scenes of a segmentation evaluation. */
-    public static final long TRAIN_SCENES = 0x5472536365L;
     /**
-     * "PreScene": the scenes of a distillation on scenes, apart from the labelled scenes that an evaluation
-     * draws with the same seed.
+     * "TrSce": the training scenes of a segmentation evaluation, and those of a distillation on scenes with the
+     * same seed (so that a label-guided run's labelled scenes are the evaluation's).
      */
-    public static final long PRETRAINING_SCENES = 0x5072655363656E65L;
+    public static final long TRAIN_SCENES = 0x5472536365L;
     /** "ProbeCVP": the cross-validation folds that choose a linear probe's L2 penalty. */
     public static final long PROBE_FOLDS = 0x50726F6265435650L;
     /** "SampleNz": the noise of the teacher's samples in a synthetic feature dataset, by first image of the batch. */

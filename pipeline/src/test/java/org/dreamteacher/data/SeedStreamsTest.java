@@ -19,7 +19,7 @@ class SeedStreamsTest {
             actual.put(f.getName(), ascii(f.getLong(null)));
         }
         assertEquals("{AUGMENTATION=Augm, BACKBONE_INIT=Init, BATCH_ORDER=Order, CLASS_ORDER=Class, ENCODING_NOISE=EncodeNz, HEAD_INIT=Head, "
-                + "LABELLED_BATCHES=Labelled, PRETRAINING_SCENES=PreScene, PROBE_FOLDS=ProbeCVP, SYNTHETIC_SAMPLES=SampleNz, TRAINING_STEP=Step, TRAIN_SCENES=TrSce}", actual.toString());
+                + "LABELLED_BATCHES=Labelled, PROBE_FOLDS=ProbeCVP, SYNTHETIC_SAMPLES=SampleNz, TRAINING_STEP=Step, TRAIN_SCENES=TrSce}", actual.toString());
         assertEquals(actual.size(), new java.util.HashSet<>(actual.values()).size(), "two streams share a salt");
     }
 
