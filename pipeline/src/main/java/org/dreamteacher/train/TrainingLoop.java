@@ -65,7 +65,11 @@ public final class TrainingLoop {
     /** The losses of the steps since the last metrics line, and the step that writes it. */
     public record Window(StepEnd last, double meanLoss, int steps) {}
 
-    /** What a finished loop did. */
+    /**
+     * What a finished loop did: it ran from step {@code start} to {@code end}, the smaller of the total steps and
+     * {@code stopAfter} (no step when {@code start} is already there), with these first and last losses (NaN when
+     * it took no step).
+     */
     public record Outcome(long start, long end, double firstLoss, double lastLoss) {
         /** The steps this loop took. */
         public long steps() {
@@ -298,7 +302,7 @@ public final class TrainingLoop {
                 }
             }
         }
-        Outcome outcome = new Outcome(b.start, Math.max(b.start, end), first, last);
+        Outcome outcome = new Outcome(b.start, end, first, last);
         for (TrainingListener l : b.listeners) l.onFinish(outcome);
         return outcome;
     }
