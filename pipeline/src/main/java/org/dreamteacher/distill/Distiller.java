@@ -40,11 +40,10 @@ import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.train.CosineSchedule;
-import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
-import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
+import org.dreamteacher.train.TrainingLoop;
 
 /**
  * Unsupervised DreamTeacher pretraining: a backbone plus a {@link FeatureRegressor} learn to predict the frozen
@@ -264,78 +263,80 @@ public final class Distiller {
         regressor.train(true);
         if (segHead != null) segHead.train(true);
 
-        double first = Double.NaN, last = Double.NaN;
         long t0 = System.nanoTime();
-        try (MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("metrics.jsonl"), start) : MetricsLog.discard();
-                Progress bar = Progress.start("distill", s.steps(), start, "step")) {
-            for (long step = start; step < Math.min(s.steps(), stopAfter); step++) {
-                double loss, mse, at, ld = Double.NaN;
-                try (PointerScope scope = new PointerScope()) {
-                    torch.manual_seed(parallel.stepSeed(s.seed() * 1_000_003L + step));
-                    int epoch = (int) (step / batches.stepsPerEpoch());
-                    Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
-                    List<Tensor> targets = new ArrayList<>();
-                    List<FeatureMap> maps;
-                    Tensor images;
-                    try (NoGradGuard ng = new NoGradGuard()) {
-                        FeatureSource.Sample sample = features.sample(batch, step);
-                        maps = sample.features();
-                        images = sample.images();
-                        for (String name : pairing.teacherNames())
-                            for (FeatureMap m : maps) if (m.name().equals(name)) targets.add(m.tensor());
-                    }
-                    List<FeatureMap> feats = backbone.features(images);
-                    FeatureDistillationLoss.Terms terms = lossFn.compute(regressor.forwardFeatures(feats), targets);
-                    Tensor total = terms.total();
-                    if (guidance != null) {
-                        LabelGuidance.Term term = guidance.term(kernels, interpreter, backbone, segHead, maps, feats, images);
-                        total = total.add(term.loss().mul(new Scalar(guidance.settings().lambdaLd())));
-                        ld = term.value();
-                    }
-                    optimizer.zero_grad();
-                    total.backward();
-                    parallel.reduceGradients(params);
-                    loss = total.item_double();
-                    StepGuard.check(parallel, params, loss, step, "loss", checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
-                    if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
-                    lr.apply(optimizer, step);
-                    optimizer.step();
-                    parallel.afterStep(List.copyOf(saved.values()));
-                    mse = terms.whitenedMse();
-                    at = terms.attention();
+        MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("metrics.jsonl"), start) : MetricsLog.discard();
+        double[] terms = new double[3]; // whitened MSE, attention transfer, label distillation of the last step
+        Path[] backboneFile = new Path[1];
+        FeatureRegressor regressorModule = regressor;
+        SegmentationHead head = segHead;
+        TrainingLoop.StepFunction step = new TrainingLoop.StepFunction() {
+            private FeatureDistillationLoss.Terms stepTerms;
+
+            @Override
+            public Tensor loss(long step) {
+                int epoch = (int) (step / batches.stepsPerEpoch());
+                Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
+                List<Tensor> targets = new ArrayList<>();
+                List<FeatureMap> maps;
+                Tensor images;
+                try (NoGradGuard ng = new NoGradGuard()) {
+                    FeatureSource.Sample sample = features.sample(batch, step);
+                    maps = sample.features();
+                    images = sample.images();
+                    for (String name : pairing.teacherNames())
+                        for (FeatureMap m : maps) if (m.name().equals(name)) targets.add(m.tensor());
                 }
-                if (!Double.isFinite(loss)) throw new IllegalStateException("the loss became " + loss + " at step " + step + ": lower the learning rate");
-                if (Double.isNaN(first)) first = loss;
-                last = loss;
-                long done = step + 1;
-                if (done % s.logEvery() == 0 || done == s.steps()) {
-                    var record = log.record(done).put("loss", loss).put("whitened_mse", mse).put("attention", at);
-                    if (guidance != null) record.put("label_distill", ld);
-                    log.write(record.put("lr", lr.at(step)));
+                List<FeatureMap> feats = backbone.features(images);
+                stepTerms = lossFn.compute(regressorModule.forwardFeatures(feats), targets);
+                Tensor total = stepTerms.total();
+                terms[2] = Double.NaN;
+                if (guidance != null) {
+                    LabelGuidance.Term term = guidance.term(kernels, interpreter, backbone, head, maps, feats, images);
+                    total = total.add(term.loss().mul(new Scalar(guidance.settings().lambdaLd())));
+                    terms[2] = term.value();
                 }
-                bar.step(String.format("loss %.4f", loss));
-                if (parallel.writesFiles() && (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter)) {
-                    checkpoints.save(done, saved, Map.of("adamw", optimizer),
-                            state(done, pairing));
-                }
+                return total;
             }
-        }
-        long end = Math.min(s.steps(), stopAfter);
-        Path backboneFile = null;
-        if (end == s.steps() && parallel.writesFiles()) {
-            backboneFile = runDir.resolve("backbone.dtt");
-            org.dreamteacher.nn.Checkpoints.save(backboneFile, backboneModule);
-            org.dreamteacher.nn.Checkpoints.save(runDir.resolve("regressor.dtt"), regressor);
-            if (segHead != null) org.dreamteacher.nn.Checkpoints.save(runDir.resolve("seghead.dtt"), segHead);
-        }
+
+            @Override
+            public void afterStep(long step) {
+                terms[0] = stepTerms.whitenedMse();
+                terms[1] = stepTerms.attention();
+            }
+        };
+        List<AutoCloseable> owned = new ArrayList<>(List.of(backboneModule, regressor));
+        if (interpreter != null) owned.add(interpreter);
+        if (segHead != null) owned.add(segHead);
+        owned.add(params);
+        owned.add(optimizer);
+        TrainingLoop.Outcome outcome = TrainingLoop.builder(optimizer, params, lr, s.steps(), step)
+                .seeds(n -> parallel.stepSeed(s.seed() * 1_000_003L + n))
+                .parallel(parallel, List.copyOf(saved.values()))
+                .clipNorm(s.clipNorm())
+                .from(start)
+                .stopAfter(stopAfter)
+                .progress("distill")
+                .metrics(log, s.logEvery(), (record, window) -> {
+                    record.put("loss", window.last().loss()).put("whitened_mse", terms[0]).put("attention", terms[1]);
+                    if (guidance != null) record.put("label_distill", terms[2]);
+                    record.put("lr", window.last().lr());
+                })
+                .checkpoints(checkpoints, s.checkpointEvery(), done -> checkpoints.save(done, saved, Map.of("adamw", optimizer), state(done, pairing)))
+                .listener(new TrainingLoop.TrainingListener() {
+                    @Override
+                    public void onFinish(TrainingLoop.Outcome o) throws IOException {
+                        if (o.end() == s.steps() && parallel.writesFiles()) {
+                            backboneFile[0] = runDir.resolve("backbone.dtt");
+                            org.dreamteacher.nn.Checkpoints.save(backboneFile[0], backboneModule);
+                            org.dreamteacher.nn.Checkpoints.save(runDir.resolve("regressor.dtt"), regressorModule);
+                            if (head != null) org.dreamteacher.nn.Checkpoints.save(runDir.resolve("seghead.dtt"), head);
+                        }
+                    }
+                })
+                .owning(owned.toArray(AutoCloseable[]::new))
+                .build().run();
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Result r = new Result(runDir, backboneFile, pairing, first, last, Math.max(0, end - start), seconds);
-        optimizer.close();
-        if (segHead != null) segHead.close();
-        if (interpreter != null) interpreter.close();
-        regressor.close();
-        backboneModule.close();
-        return r;
+        return new Result(runDir, backboneFile[0], pairing, outcome.firstLoss(), outcome.lastLoss(), outcome.steps(), seconds);
     }
 
     private JsonNode state(long step, TapPairing pairing) {

@@ -27,9 +27,8 @@ import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.nn.SegmentationHeadConfig;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
-import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
-import org.dreamteacher.train.Progress;
+import org.dreamteacher.train.TrainingLoop;
 
 /**
  * Label-guided distillation (docs/design.md section 1, step 4). First a {@link PixelInterpreter} learns the task from
@@ -157,41 +156,38 @@ public final class LabelGuidance {
         TensorVector params = interpreter.parameters();
         AdamW optimizer = new AdamW(params, new AdamWOptions(s.interpreterLr()));
         CosineSchedule lr = new CosineSchedule(s.interpreterLr(), Math.min(20, s.interpreterSteps() / 10), s.interpreterSteps(), 0.01);
-        try (MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("interpreter-metrics.jsonl"), 0) : MetricsLog.discard();
-                Progress bar = Progress.start("interpreter", s.interpreterSteps(), 0, "step")) {
-            for (int step = 0; step < s.interpreterSteps(); step++) {
-                double loss, acc;
-                try (PointerScope scope = new PointerScope()) {
-                    long key = INTERPRETER_STEPS + step;
-                    torch.manual_seed(parallel.stepSeed(seed * 1_000_003L + key));
-                    int epoch = step / batches.stepsPerEpoch();
-                    Batches.Batch batch = batches.batch(epoch, step % batches.stepsPerEpoch());
-                    List<Tensor> teacher;
-                    try (NoGradGuard ng = new NoGradGuard()) {
-                        teacher = Backbone.tensors(features.features(batch, key));
-                    }
-                    Tensor logits = interpreterLogits(interpreter, teacher, batch.images());
-                    Tensor l = Losses.crossEntropyDice(logits, batch.labels(), numClasses, s.diceWeight());
-                    optimizer.zero_grad();
-                    l.backward();
-                    parallel.reduceGradients(params);
-                    loss = l.item_double();
-                    StepGuard.check(parallel, params, loss, step, "interpreter loss", null,
-                            "Lower the interpreter's learning rate and run again");
-                    lr.apply(optimizer, step);
-                    optimizer.step();
-                    parallel.afterStep(List.of(interpreter));
-                    acc = logits.argmax(new LongOptional(1), false).eq(batch.labels())
-                            .to(torch.ScalarType.Float).mean().item_double();
+        double[] accuracy = new double[1];
+        TrainingLoop.StepFunction step = new TrainingLoop.StepFunction() {
+            private Tensor logits, labels;
+
+            @Override
+            public Tensor loss(long step) {
+                int epoch = (int) (step / batches.stepsPerEpoch());
+                Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
+                List<Tensor> teacher;
+                try (NoGradGuard ng = new NoGradGuard()) {
+                    teacher = Backbone.tensors(features.features(batch, INTERPRETER_STEPS + step));
                 }
-                if (!Double.isFinite(loss)) throw new IllegalStateException("the interpreter's loss became " + loss + " at step " + step + ": lower its learning rate");
-                int done = step + 1;
-                if (done % 10 == 0 || done == s.interpreterSteps())
-                    log.write(log.record(done).put("interpreter_loss", loss).put("interpreter_train_accuracy", acc));
-                bar.step(String.format("loss %.4f", loss));
+                logits = interpreterLogits(interpreter, teacher, batch.images());
+                labels = batch.labels();
+                return Losses.crossEntropyDice(logits, labels, numClasses, s.diceWeight());
             }
-        }
-        optimizer.close();
+
+            @Override
+            public void afterStep(long step) {
+                accuracy[0] = logits.argmax(new LongOptional(1), false).eq(labels).to(torch.ScalarType.Float).mean().item_double();
+            }
+        };
+        MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("interpreter-metrics.jsonl"), 0) : MetricsLog.discard();
+        TrainingLoop.builder(optimizer, params, lr, s.interpreterSteps(), step)
+                .seeds(n -> parallel.stepSeed(seed * 1_000_003L + (INTERPRETER_STEPS + n)))
+                .parallel(parallel, List.of(interpreter))
+                .nonFinite("interpreter loss", "Lower the interpreter's learning rate and run again")
+                .progress("interpreter")
+                .metrics(log, 10, (record, window) -> record.put("interpreter_loss", window.last().loss())
+                        .put("interpreter_train_accuracy", accuracy[0]))
+                .owning(params, optimizer)
+                .build().run();
     }
 
     /**

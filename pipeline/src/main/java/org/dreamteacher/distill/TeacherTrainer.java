@@ -24,12 +24,11 @@ import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
-import org.dreamteacher.train.StepGuard;
 import org.dreamteacher.train.MetricsLog;
-import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
 import org.dreamteacher.train.SameRun;
+import org.dreamteacher.train.TrainingLoop;
 
 /**
  * Trains the diffusion teacher (a DDPM with an ADM-style U-Net) on unlabelled images: epsilon-prediction loss
@@ -120,57 +119,44 @@ public final class TeacherTrainer {
         parallel.begin(start, List.of(model, ema));
         CosineSchedule lr = new CosineSchedule(s.lr(), Math.min(s.warmupSteps(), s.steps()), s.steps(), 0.1);
         model.train(true);
-        double first = Double.NaN, last = Double.NaN;
         long t0 = System.nanoTime();
-        try (MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("metrics.jsonl"), start) : MetricsLog.discard();
-                Progress bar = Progress.start("train-teacher", s.steps(), start, "step")) {
-            double window = 0;
-            int inWindow = 0;
-            for (long step = start; step < Math.min(s.steps(), stopAfter); step++) {
-                double loss;
-                try (PointerScope scope = new PointerScope()) {
-                    torch.manual_seed(parallel.stepSeed(s.seed() * 1_000_003L + step));
-                    int epoch = (int) (step / batches.stepsPerEpoch());
-                    Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
-                    Tensor l = model.trainingLoss(batch.images(), Noise.rows(s.seed() * 7_919L + step, batch.offset(), batch.globalSize()));
-                    optimizer.zero_grad();
-                    l.backward();
-                    parallel.reduceGradients(params);
-                    loss = l.item_double();
-                    StepGuard.check(parallel, params, loss, step, "loss", checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
-                    if (s.clipNorm() > 0) torch.clip_grad_norm_(params, s.clipNorm());
-                    lr.apply(optimizer, step);
-                    optimizer.step();
-                    parallel.afterStep(List.of(model));
-                    copy(model, ema, s.emaDecay());
-                }
-                if (!Double.isFinite(loss)) throw new IllegalStateException("the loss became " + loss + " at step " + step + ": lower the learning rate");
-                if (Double.isNaN(first)) first = loss;
-                last = loss;
-                window += loss;
-                inWindow++;
-                long done = step + 1;
-                if (done % s.logEvery() == 0 || done == s.steps()) {
-                    log.write(log.record(done).put("loss", window / inWindow).put("lr", lr.at(step)));
-                    window = 0;
-                    inWindow = 0;
-                }
-                bar.step(String.format("loss %.4f", loss));
-                if (parallel.writesFiles() && (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter))
-                    checkpoints.save(done, Map.of("diffusion", model, "ema", ema), Map.of("adamw", optimizer), state(done));
+        MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("metrics.jsonl"), start) : MetricsLog.discard();
+        Path[] teacherFile = new Path[1];
+        TrainingLoop.StepFunction step = new TrainingLoop.StepFunction() {
+            @Override
+            public Tensor loss(long step) {
+                int epoch = (int) (step / batches.stepsPerEpoch());
+                Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
+                return model.trainingLoss(batch.images(), Noise.rows(s.seed() * 7_919L + step, batch.offset(), batch.globalSize()));
             }
-        }
-        long end = Math.min(s.steps(), stopAfter);
-        Path teacherFile = null;
-        if (end == s.steps() && parallel.writesFiles()) {
-            teacherFile = runDir.resolve("teacher.dtt");
-            Checkpoints.save(teacherFile, ema);
-        }
-        Result r = new Result(runDir, teacherFile, first, last, Math.max(0, end - start), (System.nanoTime() - t0) / 1e9);
-        optimizer.close();
-        model.close();
-        ema.close();
-        return r;
+
+            @Override
+            public void afterStep(long step) {
+                copy(model, ema, s.emaDecay());
+            }
+        };
+        TrainingLoop.Outcome outcome = TrainingLoop.builder(optimizer, params, lr, s.steps(), step)
+                .seeds(n -> parallel.stepSeed(s.seed() * 1_000_003L + n))
+                .parallel(parallel, List.of(model))
+                .clipNorm(s.clipNorm())
+                .from(start)
+                .stopAfter(stopAfter)
+                .progress("train-teacher")
+                .metrics(log, s.logEvery(), (record, window) -> record.put("loss", window.meanLoss()).put("lr", window.last().lr()))
+                .checkpoints(checkpoints, s.checkpointEvery(),
+                        done -> checkpoints.save(done, Map.of("diffusion", model, "ema", ema), Map.of("adamw", optimizer), state(done)))
+                .listener(new TrainingLoop.TrainingListener() {
+                    @Override
+                    public void onFinish(TrainingLoop.Outcome o) throws IOException {
+                        if (o.end() == s.steps() && parallel.writesFiles()) {
+                            teacherFile[0] = runDir.resolve("teacher.dtt");
+                            Checkpoints.save(teacherFile[0], ema);
+                        }
+                    }
+                })
+                .owning(ema, model, params, optimizer)
+                .build().run();
+        return new Result(runDir, teacherFile[0], outcome.firstLoss(), outcome.lastLoss(), outcome.steps(), (System.nanoTime() - t0) / 1e9);
     }
 
     /** ema = decay·ema + (1 − decay)·model, parameters and buffers alike (decay 0 copies). */

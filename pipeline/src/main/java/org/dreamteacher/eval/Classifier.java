@@ -26,6 +26,7 @@ import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.Progress;
+import org.dreamteacher.train.TrainingLoop;
 
 /**
  * Label-efficient classification (docs/design.md section 6): adapts a backbone to a balanced fraction of the labels,
@@ -208,28 +209,31 @@ public final class Classifier {
         AdamW optimizer = adamW(params, s);
         CosineSchedule schedule = new CosineSchedule(s.lr(), Math.round(s.warmupFraction() * steps), steps, 0.01);
         double[] recent = new double[10];
-        try (Progress bar = Progress.start(task, steps, 0, "step")) {
-            for (int step = 0; step < steps; step++) {
-                double loss;
-                try (PointerScope scope = new PointerScope()) {
-                    torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.TRAINING_STEP, step));
-                    int perEpoch = batches.stepsPerEpoch();
-                    Batches.Batch batch = batches.batch(step / perEpoch, step % perEpoch);
-                    Tensor l = torch.cross_entropy(b.classify(batch.images()), batch.labels());
-                    optimizer.zero_grad();
-                    l.backward();
-                    schedule.apply(optimizer, step);
-                    optimizer.step();
-                    loss = l.item_double();
-                }
-                checkLoss(loss, task, step);
-                recent[step % recent.length] = loss;
-                bar.step(String.format("loss %.4f", loss));
-            }
-        } finally {
-            optimizer.close();
-            params.close();
-            backbone.eval();
+        int perEpoch = batches.stepsPerEpoch();
+        TrainingLoop loop = TrainingLoop.builder(optimizer, params, schedule, steps, step -> {
+                    Batches.Batch batch = batches.batch((int) (step / perEpoch), (int) (step % perEpoch));
+                    return torch.cross_entropy(b.classify(batch.images()), batch.labels());
+                })
+                .seeds(step -> SeededRandom.mix(s.seed(), SeedStreams.TRAINING_STEP, step))
+                .nonFinite("training loss", "Lower the learning rate of " + task + " and run again.")
+                .progress(task)
+                .listener(new TrainingLoop.TrainingListener() {
+                    @Override
+                    public void onStepEnd(TrainingLoop.StepEnd end) {
+                        recent[(int) (end.step() % recent.length)] = end.loss();
+                    }
+
+                    @Override
+                    public void onExit() {
+                        backbone.eval();
+                    }
+                })
+                .owning(params, optimizer)
+                .build();
+        try {
+            loop.run();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e); // not reached: this loop writes no files
         }
         double accuracy = accuracy(backbone, test, s.evalBatchSize());
         return new Result(s.mode(), s.labelFraction(), s.seed(), accuracy, subset.length, test.size(), steps, batchSize,
@@ -325,11 +329,6 @@ public final class Classifier {
         AdamWOptions options = new AdamWOptions(s.lr());
         options.weight_decay().put(s.weightDecay());
         return new AdamW(params, options);
-    }
-
-    private static void checkLoss(double loss, String task, int step) {
-        if (!Double.isFinite(loss))
-            throw new IllegalStateException(task + ": the training loss became " + loss + " at step " + step + "; lower the learning rate");
     }
 
     private static void checkData(Backbone b, ImageDataset d, String what) {

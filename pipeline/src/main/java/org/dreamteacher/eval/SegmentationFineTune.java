@@ -31,6 +31,7 @@ import org.dreamteacher.nn.SegmentationHeadConfig;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.Progress;
+import org.dreamteacher.train.TrainingLoop;
 
 /**
  * The dense half of the evaluation: a backbone plus a light {@link SegmentationHead} trained on a few
@@ -188,33 +189,30 @@ public final class SegmentationFineTune {
             double[] recent = new double[10];
             String task = "seg " + s.mode().label() + " " + train.size() + " s" + s.seed();
             long h = train.height(), w = train.width();
-            try (Progress bar = Progress.start(task, s.steps(), 0, "step")) {
-                for (int step = 0; step < s.steps(); step++) {
-                    double loss;
-                    try (PointerScope scope = new PointerScope()) {
-                        torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.TRAINING_STEP, step));
-                        int perEpoch = batches.stepsPerEpoch();
-                        Batches.Batch batch = batches.batch(step / perEpoch, step % perEpoch);
+            int perEpoch = batches.stepsPerEpoch();
+            TrainingLoop.builder(optimizer, params, schedule, s.steps(), step -> {
+                        Batches.Batch batch = batches.batch((int) (step / perEpoch), (int) (step % perEpoch));
                         Tensor logits = head.forwardFeatures(b.features(batch.images()), h, w);
-                        Tensor l = torch.cross_entropy(logits, batch.labels());
-                        optimizer.zero_grad();
-                        l.backward();
-                        schedule.apply(optimizer, step);
-                        optimizer.step();
-                        loss = l.item_double();
-                    }
-                    if (!Double.isFinite(loss))
-                        throw new IllegalStateException(task + ": the training loss became " + loss + " at step " + step + "; lower the learning rate");
-                    recent[step % recent.length] = loss;
-                    bar.step(String.format("loss %.4f", loss));
-                }
-            } finally {
-                optimizer.close();
-                params.close();
-                b.freezeBackbone(false);
-                backbone.eval();
-                head.eval();
-            }
+                        return torch.cross_entropy(logits, batch.labels());
+                    })
+                    .seeds(step -> SeededRandom.mix(s.seed(), SeedStreams.TRAINING_STEP, step))
+                    .nonFinite("training loss", "Lower the learning rate of " + task + " and run again.")
+                    .progress(task)
+                    .listener(new TrainingLoop.TrainingListener() {
+                        @Override
+                        public void onStepEnd(TrainingLoop.StepEnd end) {
+                            recent[(int) (end.step() % recent.length)] = end.loss();
+                        }
+
+                        @Override
+                        public void onExit() {
+                            b.freezeBackbone(false);
+                            backbone.eval();
+                            head.eval();
+                        }
+                    })
+                    .owning(params, optimizer)
+                    .build().run();
             ConfusionMatrix cm = confusion(backbone, head, test, s.evalBatchSize());
             Path overlay = null;
             if (outputDir != null && s.overlaySamples() > 0) {
