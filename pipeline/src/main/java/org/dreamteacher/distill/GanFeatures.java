@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.gan.GanConfig;
 import org.dreamteacher.gan.GanGenerator;
@@ -23,7 +24,6 @@ import org.dreamteacher.nn.Layers;
  * <p>The run's batches only pace the steps: {@link #placeholderImages} gives the dataset to distil with.
  */
 public final class GanFeatures implements FeatureSource {
-    private static final long STREAM = 0x47414E2D46656174L; // "GAN-Feat"
     private final GanGenerator generator;
     private final long seed;
 
@@ -42,7 +42,7 @@ public final class GanFeatures implements FeatureSource {
     @Override
     public Sample sample(Batches.Batch batch, long step) {
         long n = batch.images().size(0);
-        torch.manual_seed(SeededRandom.mix(seed, STREAM, step, batch.offset()));
+        torch.manual_seed(SeededRandom.mix(seed, SeedStreams.GAN_FEATURES, step, batch.offset()));
         try (NoGradGuard ng = new NoGradGuard()) {
             GanGenerator.Output out = generator.synthesize(generator.latents(n));
             return new Sample(out.image().clamp(new ScalarOptional(Layers.s(-1)), new ScalarOptional(Layers.s(1))), out.features());

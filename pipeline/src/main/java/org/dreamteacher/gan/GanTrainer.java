@@ -27,6 +27,8 @@ import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.Pictures;
 import org.dreamteacher.data.Plots;
+import org.dreamteacher.data.SeedStreams;
+import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.MetricsLog;
@@ -156,7 +158,7 @@ public final class GanTrainer {
             for (long step = start; step < end; step++) {
                 double lossG, lossD, r1 = Double.NaN, realScore, fakeScore;
                 try (PointerScope scope = new PointerScope()) {
-                    torch.manual_seed(s.seed() * 1_000_003L + step);
+                    torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.GAN_STEP, step));
                     int epoch = (int) (step / batches.stepsPerEpoch());
                     Tensor real = GanGenerator.padToCanvas(batches.batch(epoch, (int) (step % batches.stepsPerEpoch())).images(), canvas);
                     long n = real.size(0);
@@ -271,7 +273,7 @@ public final class GanTrainer {
     private void pictures(Path runDir, Path metrics, GanGenerator ema) throws IOException {
         if (s.samples() > 0) {
             try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-                torch.manual_seed(s.seed() * 31L + 17);
+                torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.GAN_GRID));
                 Tensor images = ema.sample(ema.latents(s.samples()));
                 Pictures.saveGrid(runDir.resolve("sample-grid.png"), images, (int) Math.ceil(Math.sqrt(s.samples())), 2);
             }
