@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Locale;
 import org.bytedeco.pytorch.Tensor;
@@ -22,6 +21,7 @@ import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
+import org.dreamteacher.torch.AtomicWrite;
 import org.dreamteacher.torch.TorchRuntime;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -140,13 +140,7 @@ final class GanQualityCommand extends CliCommand {
         root.put("seconds", seconds);
         Files.createDirectories(out);
         Path json = out.resolve("quality.json");
-        Path tmp = Files.createTempFile(out, ".quality.json.", ".tmp");
-        try {
-            JSON.writeValue(tmp.toFile(), root);
-            Files.move(tmp, json, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicWrite.writeString(json, AtomicWrite.Access.EVERYONE, JSON.writeValueAsString(root) + "\n");
         return json;
     }
 }
