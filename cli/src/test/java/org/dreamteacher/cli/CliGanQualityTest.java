@@ -52,8 +52,13 @@ class CliGanQualityTest {
         CliRun r = run("finetune", "--random", "resnet18", "--width", "16", "--labels", "10", "--steps", "20", "--batch", "32",
                 "--test-images", "50", "--out", dir.resolve("finetune").toString(), "--save-model", classifier.toString()).expectSuccess();
         assertTrue(r.out().contains("fine-tuned model: " + classifier), r.out());
+        double reported = new ObjectMapper().readTree(dir.resolve("finetune/classification.json").toFile()).path("runs").get(0).get("value").asDouble();
         try (ConfiguredModule c = Checkpoints.load(classifier)) {
             assertEquals(10, ((Backbone) c).numClasses(), "the saved model keeps its fine-tuned head");
+            // The saved weights are the ones that were scored: the same accuracy on the same test images.
+            ImageDataset test = Classifier.testSubset(FashionMnist.embeddedSubset().test(), 50);
+            assertEquals(reported, Classifier.accuracy(c, test, 50), 1e-12);
+            assertTrue(reported > 0.2, "20 steps learn something: accuracy " + reported);
         }
     }
 
