@@ -49,7 +49,8 @@ final class GanQualityCommand extends CliCommand {
     DataOptions data;
 
     @Option(names = "--n", paramLabel = "N", defaultValue = "2000",
-            description = "Generated images, and real images drawn from the training split (default: ${DEFAULT-VALUE}).")
+            description = "Generated images, and real images drawn from the training split; precision and recall take time quadratic in N"
+                    + " (about 2.5 s at 2,000 on one thread) (default: ${DEFAULT-VALUE}).")
     int n;
 
     @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed of the latents and of the choice of real images (default: ${DEFAULT-VALUE}).")
