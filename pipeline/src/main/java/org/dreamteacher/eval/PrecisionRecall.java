@@ -19,7 +19,7 @@ import org.dreamteacher.torch.TorchRuntime;
  * inside.
  *
  * <p>Memory: distances are computed in blocks of rows, so they never need more than
- * {@value #BLOCK} x (size of the other set) doubles at a time.
+ * 512 x (size of the other set) doubles at a time.
  */
 public final class PrecisionRecall {
     /** The paper's choice of k. */
