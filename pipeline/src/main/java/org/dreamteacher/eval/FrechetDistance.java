@@ -71,7 +71,7 @@ public final class FrechetDistance {
     /**
      * The distance and its parts.
      *
-     * @param distance               the Fréchet distance, >= 0
+     * @param distance               the Fréchet distance, never negative
      * @param meanTerm               {@code |mu_a - mu_b|^2}
      * @param traceTerm              {@code Tr(S_a + S_b - 2 (S_a S_b)^(1/2))}
      * @param clampedEigenvalues     negative eigenvalues set to 0 (of {@code S_a}, then of {@code S_a^(1/2) S_b S_a^(1/2)})
@@ -79,7 +79,7 @@ public final class FrechetDistance {
      */
     public record Result(double distance, double meanTerm, double traceTerm, int clampedEigenvalues, double mostNegativeEigenvalue) {}
 
-    /** The statistics of {@code features} (N, D), N >= 2; any floating type, computed in float64. */
+    /** The statistics of {@code features} (N, D), at least 2 rows; any floating type, computed in float64. */
     public static Statistics statistics(Tensor features) {
         TorchRuntime.init();
         if (features == null || features.isNull() || !features.defined()) throw new IllegalArgumentException("features are undefined");
