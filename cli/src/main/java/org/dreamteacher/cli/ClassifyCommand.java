@@ -1,5 +1,6 @@
 package org.dreamteacher.cli;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,6 +12,7 @@ import org.dreamteacher.eval.BackboneSource;
 import org.dreamteacher.eval.Classifier;
 import org.dreamteacher.eval.LabelEfficiencyStudy;
 import org.dreamteacher.eval.Mode;
+import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.torch.TorchRuntime;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -63,6 +65,11 @@ abstract class ClassifyCommand extends CliCommand {
 
     abstract Mode mode();
 
+    /** Where to save the trained classifier, or null (only finetune trains one). */
+    Path saveModel() {
+        return null;
+    }
+
     @Override
     int execute() throws Exception {
         if (seeds < 1) throw usage("--seeds must be >= 1, got " + seeds);
@@ -77,6 +84,12 @@ abstract class ClassifyCommand extends CliCommand {
             throw usage("the probe is solved full-batch to convergence: --lr, --batch and --epochs are for finetune (--steps caps its iterations)");
         if (mode() != Mode.LINEAR_PROBE && l2 != null) throw usage("--l2 is for probe; finetune's AdamW uses a weight decay of 0.05");
         if (testImages != null) requirePositive(testImages, "--test-images");
+        Path saveModel = saveModel();
+        if (saveModel != null) {
+            if (labels.size() != 1 || seeds != 1 || backbone.compareRandom)
+                throw usage("--save-model saves one fine-tuned model: give one --labels share, one seed and no --compare-random");
+            if (Files.isDirectory(saveModel)) throw usage("--save-model: " + saveModel + " is a folder; give a file name, e.g. classifier.dtt");
+        }
         TorchRuntime.init();
         FashionMnist fm = data.fashionMnist();
         ImageDataset train = fm.train(), test = testImages == null ? fm.test() : Classifier.testSubset(fm.test(), testImages);
@@ -118,7 +131,12 @@ abstract class ClassifyCommand extends CliCommand {
         }
         out().flush();
         LabelEfficiencyStudy.Report report = new LabelEfficiencyStudy(sources, dir, meta)
-                .classification(train, test, new LabelEfficiencyStudy.ClassificationPlan(fractions, seedList, List.of(s)));
+                .classification(train, test, new LabelEfficiencyStudy.ClassificationPlan(fractions, seedList, List.of(s)),
+                        saveModel == null ? null : (model, result) -> {
+                            Path parent = saveModel.toAbsolutePath().getParent();
+                            if (parent != null) Files.createDirectories(parent);
+                            Checkpoints.save(saveModel, model);
+                        });
         out().printf(Locale.ROOT, "  %-12s %8s  %s%n", "init", "labels", "test accuracy" + (seeds > 1 ? " (mean ± std over " + seeds + " seeds)" : ""));
         for (LabelEfficiencyStudy.Cell c : report.cells()) {
             String acc = seeds > 1 ? String.format(Locale.ROOT, "%.2f ± %.2f %%", 100 * c.mean(), 100 * c.std())
@@ -126,6 +144,7 @@ abstract class ClassifyCommand extends CliCommand {
             out().printf(Locale.ROOT, "  %-12s %7s%%  %s%n", c.init(), num(100 * c.x()), acc);
         }
         out().printf(Locale.ROOT, "results: %s, %s, %s (%.1f s)%n", report.json(), report.markdown(), report.plot(), report.seconds());
+        if (saveModel != null) out().printf(Locale.ROOT, "fine-tuned model: %s%n", saveModel);
         return 0;
     }
 

@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "dreamteacher", mixinStandardHelpOptions = true, versionProvider = VersionInfo.class,
         modelTransformer = DreamTeacherCli.Setup.class, sortOptions = false, usageHelpAutoWidth = true,
         description = "DreamTeacher: pretrain image backbones by distilling a diffusion model's features.",
-        subcommands = {DemoCommand.class, InfoCommand.class, TrainTeacherCommand.class, TrainGanCommand.class, SampleCommand.class, EncodeCommand.class, DistillCommand.class,
+        subcommands = {DemoCommand.class, InfoCommand.class, TrainTeacherCommand.class, TrainGanCommand.class, GanQualityCommand.class, SampleCommand.class, EncodeCommand.class, DistillCommand.class,
             ProbeCommand.class, FinetuneCommand.class, SegmentCommand.class, EmbedCommand.class, ExportCommand.class, ReportCommand.class},
         footer = {"", "Start with: dreamteacher demo"})
 public final class DreamTeacherCli implements Runnable {

@@ -168,8 +168,21 @@ public final class Classifier {
      * baseline varies over seeds as the label subsets do), runs, and closes it.
      */
     public static Result run(BackboneSource source, ImageDataset train, ImageDataset test, Settings s) throws IOException {
+        return run(source, train, test, s, null);
+    }
+
+    /** Receives the module a run trained, before it is closed: to save a fine-tuned classifier, for instance. */
+    @FunctionalInterface
+    public interface Trained {
+        void accept(ConfiguredModule model, Result result) throws IOException;
+    }
+
+    /** As {@link #run(BackboneSource, ImageDataset, ImageDataset, Settings)}, handing the trained module to {@code trained} (may be null). */
+    public static Result run(BackboneSource source, ImageDataset train, ImageDataset test, Settings s, Trained trained) throws IOException {
         try (ConfiguredModule m = source.open(SeededRandom.mix(s.seed(), SeedStreams.BACKBONE_INIT))) {
-            return run(m, train, test, s);
+            Result r = run(m, train, test, s);
+            if (trained != null) trained.accept(m, r);
+            return r;
         }
     }
 

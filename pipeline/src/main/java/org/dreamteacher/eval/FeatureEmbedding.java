@@ -126,6 +126,45 @@ public final class FeatureEmbedding {
         }
     }
 
+    /** Images (count, C, H, W) with pixels in [-1, 1], as {@link ImageDataset#toTensor} gives them; {@code from} is the first one's position. */
+    @FunctionalInterface
+    public interface ImageSource {
+        Tensor images(int from, int count);
+    }
+
+    /**
+     * The pooled C5 features (n, C) of {@code n} images drawn from {@code source} in batches of {@code batchSize},
+     * computed as {@link Classifier#pooledFeatures} computes them for a dataset (eval mode, no gradients, one
+     * native scope per batch): for images that do not come from a dataset, such as a generator's samples. The
+     * caller owns (and closes) the tensor.
+     */
+    public static Tensor pooledFeatures(ConfiguredModule model, ImageSource source, int n, int batchSize, String progressLabel) {
+        TorchRuntime.init();
+        Backbone b = EvalSupport.backbone(model);
+        if (n <= 0) throw new IllegalArgumentException("no images");
+        if (batchSize <= 0) throw new IllegalArgumentException("batch size must be > 0, got " + batchSize);
+        model.eval();
+        // Allocated before the per-batch scopes so that they do not free it.
+        Tensor out = torch.zeros(n, b.featureChannels()[3]);
+        try (Progress bar = Progress.start(progressLabel, (n + batchSize - 1) / batchSize, 0, "batch")) {
+            for (int from = 0; from < n; from += batchSize) {
+                int count = Math.min(batchSize, n - from);
+                try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+                    Tensor images = source.images(from, count);
+                    if (images.dim() != 4 || images.size(0) != count || images.size(1) != b.inChannels())
+                        throw new IllegalArgumentException("the image source gave a batch of shape " + Arrays.toString(images.sizes().vec().get())
+                                + ", expected [" + count + ", " + b.inChannels() + ", H, W]");
+                    out.narrow(0, from, count).copy_(b.pooledFeatures(images));
+                }
+                bar.step(null);
+            }
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
+
     /**
      * Writes the pooled features of every image of {@code data} to {@code out} as float32 (N, C), and, when
      * the data has labels, the labels to {@link #labelsFile(Path) labelsFile(out)} as int64 (N). Both files are

@@ -109,6 +109,11 @@ public final class LabelEfficiencyStudy {
 
     /** Classification on {@code train} (balanced label subsets) scored on {@code test}: classification.{json,md,png}. */
     public Report classification(ImageDataset train, ImageDataset test, ClassificationPlan plan) throws IOException {
+        return classification(train, test, plan, null);
+    }
+
+    /** As above, handing every trained module to {@code trained} (may be null) before it is closed. */
+    public Report classification(ImageDataset train, ImageDataset test, ClassificationPlan plan, Classifier.Trained trained) throws IOException {
         Files.createDirectories(outputDir);
         long t0 = System.nanoTime();
         List<Run> runs = new ArrayList<>();
@@ -122,7 +127,7 @@ public final class LabelEfficiencyStudy {
             for (Classifier.Settings base : plan.modes()) {
                 for (double f : plan.fractions()) {
                     for (long seed : plan.seeds()) {
-                        Classifier.Result r = Classifier.run(init, train, test, base.withLabelFraction(f).withSeed(seed));
+                        Classifier.Result r = Classifier.run(init, train, test, base.withLabelFraction(f).withSeed(seed), trained);
                         ObjectNode d = JSON.valueToTree(r);
                         runs.add(new Run(init.name(), base.mode(), f, seed, r.accuracy(), r.seconds(), d));
                         out.write(runs, seconds(t0), false);

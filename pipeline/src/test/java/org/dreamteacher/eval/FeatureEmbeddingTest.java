@@ -210,4 +210,24 @@ class FeatureEmbeddingTest {
             return s.map(p -> p.getFileName().toString()).sorted().toList();
         }
     }
+
+    /** Features of images from a source are those of the same images from a dataset, batch by batch. */
+    @Test
+    void pooledFeaturesOfAnImageSource() {
+        ImageDataset data = images();
+        try (ConfiguredModule m = EvalTests.cheapResNet().build(); PointerScope scope = new PointerScope()) {
+            Tensor expected = Classifier.pooledFeatures(m, data, data.allIndices(), BATCH, "dataset");
+            List<Integer> starts = new ArrayList<>();
+            Tensor got = FeatureEmbedding.pooledFeatures(m, (from, count) -> {
+                starts.add(from);
+                int[] idx = new int[count];
+                Arrays.setAll(idx, j -> from + j);
+                return data.toTensor(idx);
+            }, N, BATCH, "source");
+            assertEquals(List.of(0, 5, 10, 15, 20), starts);
+            assertTrue(torch.equal(expected, got), "the same features, bit for bit: the same batches through the same call");
+            assertThrows(IllegalArgumentException.class, () -> FeatureEmbedding.pooledFeatures(m, (from, count) -> torch.zeros(count, 3, 28, 28), 4, 2, "rgb"));
+            assertThrows(IllegalArgumentException.class, () -> FeatureEmbedding.pooledFeatures(m, (from, count) -> data.toTensor(new int[] {0}), 4, 2, "short"));
+        }
+    }
 }
