@@ -2,8 +2,10 @@ package org.dreamteacher.eval;
 
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.stream.IntStream;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -93,8 +95,8 @@ final class SoftmaxRegression {
         double[] accuracy = new double[LAMBDA_GRID.length];
         for (int fold = 0; fold < FOLDS; fold++) {
             int f = fold;
-            long[] val = java.util.stream.IntStream.range(0, used).filter(i -> i % FOLDS == f).mapToLong(i -> order[i]).toArray();
-            long[] fit = java.util.stream.IntStream.range(0, used).filter(i -> i % FOLDS != f).mapToLong(i -> order[i]).toArray();
+            long[] val = IntStream.range(0, used).filter(i -> i % FOLDS == f).mapToLong(i -> order[i]).toArray();
+            long[] fit = IntStream.range(0, used).filter(i -> i % FOLDS != f).mapToLong(i -> order[i]).toArray();
             Tensor start = null;
             try (PointerScope scope = new PointerScope()) {
                 Tensor vi = CpuTensors.longs(val), fi = CpuTensors.longs(fit);
@@ -103,7 +105,7 @@ final class SoftmaxRegression {
                 for (int k = 0; k < LAMBDA_GRID.length; k++) {
                     try (Fit r = fit(xf, yf, classes, LAMBDA_GRID[k], maxIterations, start);
                             NoGradGuard ng = new NoGradGuard()) {
-                        long correct = r.logits(xv).argmax(new org.bytedeco.pytorch.LongOptional(1), false).eq(yv).sum().item_long();
+                        long correct = r.logits(xv).argmax(new LongOptional(1), false).eq(yv).sum().item_long();
                         accuracy[k] += (double) correct / val.length / FOLDS;
                         if (start != null) start.close();
                         start = r.theta().clone();
