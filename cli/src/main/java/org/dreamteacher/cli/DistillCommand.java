@@ -186,13 +186,15 @@ final class DistillCommand extends CliCommand {
     private int distillStored(TensorLossKernels kernels, WhitenMode mode) throws Exception {
         try (FeatureStore store = FeatureStore.open(features)) {
             FeatureManifest m = store.manifest();
-            if (spec.commandLine().getParseResult().hasMatchedOption("--timestep") && timestep != m.timestep())
-                throw usage("--timestep " + timestep + " differs from the t = " + m.timestep() + " that " + features + " was encoded at");
+            boolean generated = m.mode() == FeatureManifest.Mode.GENERATED;
+            if (spec.commandLine().getParseResult().hasMatchedOption("--timestep") && (generated || timestep != m.timestep()))
+                throw usage(generated ? "--timestep applies to diffusion teachers: " + features + " holds a GAN generator's features"
+                        : "--timestep " + timestep + " differs from the t = " + m.timestep() + " that " + features + " was encoded at");
             ImageDataset images;
             StoredFeatures source;
             if (store.hasImages()) {
                 if (data.data != null || data.images != null)
-                    throw usage(features + " holds synthetic images with their features: drop --data and --images");
+                    throw usage(features + " holds " + m.mode().name().toLowerCase(Locale.ROOT) + " images with their features: drop --data and --images");
                 images = store.imageDataset();
                 source = new StoredFeatures(store);
             } else {
@@ -206,7 +208,7 @@ final class DistillCommand extends CliCommand {
             }
             if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " images of " + features);
             ModelConfig backboneConfig = backboneConfig(images);
-            Distiller distiller = new Distiller(source, m.teacherSource(), backboneConfig, images, kernels, settings(m.timestep(), mode, false))
+            Distiller distiller = new Distiller(source, m.teacherSource(), backboneConfig, images, kernels, settings(generated ? 0 : m.timestep(), mode, false))
                     .initWeights(init);
             String header = String.format(Locale.ROOT, "distill: %s -> %s; %d images", source.describe(), BackboneChoice.describe(backboneConfig),
                     images.size());

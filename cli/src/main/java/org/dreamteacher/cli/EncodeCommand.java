@@ -3,15 +3,21 @@ package org.dreamteacher.cli;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.stream.Collectors;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.distill.FeatureManifest;
 import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.gan.GanConfig;
+import org.dreamteacher.gan.GanGenerator;
+import org.dreamteacher.gan.GanTap;
+import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.torch.TorchRuntime;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
 
 /**
  * Writes a feature dataset: the teacher's multi-scale features of every image at one timestep, in chunks on disk
@@ -20,7 +26,9 @@ import picocli.CommandLine.Option;
 @Command(name = "encode", mixinStandardHelpOptions = true, versionProvider = VersionInfo.class, sortOptions = false,
         description = {"Encode a feature dataset: the teacher's multi-scale features of every training image noised to --timestep,",
             "written to --out in chunks (float16 or float32) with manifest.json. An interrupted encoding continues with --resume.",
-            "With --synthetic N, N images are sampled from the teacher (DDIM) and stored with their features instead.",
+            "With --synthetic N, N images are sampled from the teacher (DDIM) and stored with their features instead; with",
+            "--gan FILE --synthetic N, a GAN generator (train-gan) draws N images and the features it computed while drawing them",
+            "are stored (no encoding, no timestep).",
             "Train from it with: distill --features DIR."})
 final class EncodeCommand extends CliCommand {
     @Mixin
@@ -42,6 +50,11 @@ final class EncodeCommand extends CliCommand {
 
     @Option(names = "--synthetic", paramLabel = "N", description = "Sample N images from the teacher and record their features instead of encoding --data.")
     Integer synthetic;
+
+    @Option(names = "--gan", paramLabel = "FILE",
+            description = "With --synthetic: draw the images from a GAN generator (generator.dtt of train-gan) and store the outputs of its"
+                    + " synthesis blocks, recorded while it drew them, instead of sampling and encoding a diffusion teacher.")
+    Path gan;
 
     @Option(names = "--sample-steps", paramLabel = "N", defaultValue = "20", description = "With --synthetic: DDIM steps per sample (default: ${DEFAULT-VALUE}).")
     int sampleSteps;
@@ -69,6 +82,14 @@ final class EncodeCommand extends CliCommand {
         requirePositive(chunkSize, "--chunk-size");
         requirePositive(batch, "--batch");
         teacherOptions.check(this);
+        if (gan != null) {
+            if (synthetic == null) throw usage("--gan needs --synthetic N: a generator has no encoder for real images");
+            if (teacherOptions.given()) throw usage("give either --gan or a teacher (--teacher, --torchscript), not both");
+            ParseResult given = spec.commandLine().getParseResult();
+            for (String o : new String[] {"--timestep", "--sample-steps"})
+                if (given.hasMatchedOption(o)) throw usage(o + " applies to diffusion teachers, not to --gan");
+            requireFile(gan, "--gan");
+        }
         if (synthetic != null) {
             requirePositive(synthetic, "--synthetic");
             requirePositive(sampleSteps, "--sample-steps");
@@ -78,6 +99,7 @@ final class EncodeCommand extends CliCommand {
         if (!resume && Files.exists(out.resolve(FeatureManifest.FILE)))
             throw new CliException(out + " already holds a feature store: pass --resume to continue it or choose another folder");
         TorchRuntime.init();
+        if (gan != null) return encodeGenerated(p);
         try (TeacherChoice t = teacherOptions.open()) {
             if (timestep >= t.schedule().timesteps())
                 throw usage("--timestep must be < the teacher's " + t.schedule().timesteps() + " timesteps, got " + timestep);
@@ -98,9 +120,26 @@ final class EncodeCommand extends CliCommand {
                 out().flush();
                 s = FeatureStore.encode(t.teacher(), t.schedule(), images, timestep, seed, out, options);
             }
-            out().printf(Locale.ROOT, "encoded %d chunks (%d kept from before) in %.1f s: %d chunks, %.1f MB in %s%n", s.encodedChunks(),
-                    s.skippedChunks(), s.seconds(), s.chunks(), s.bytes() / 1e6, s.dir());
+            report(s);
         }
         return 0;
+    }
+
+    /** {@code --gan FILE --synthetic N}: images and features both from the generator, in one pass per batch. */
+    private int encodeGenerated(FeatureStore.Precision p) throws Exception {
+        try (GanGenerator generator = Checkpoints.load(gan, GanGenerator.class)) {
+            GanConfig c = generator.config();
+            String taps = c.taps().stream().map(GanTap::name).collect(Collectors.joining(", "));
+            out().printf(Locale.ROOT, "encode: %d images drawn from the GAN generator %s (%d px canvas, taps %s), %s, chunks of %d, seed %d -> %s%s%n",
+                    synthetic, gan, c.canvasSize(), taps, p.dtypeName(), chunkSize, seed, out, resume ? " (resuming)" : "");
+            out().flush();
+            report(FeatureStore.encodeGenerated(generator, synthetic, seed, out, new FeatureStore.Options(chunkSize, batch, p, resume, gan.toString())));
+        }
+        return 0;
+    }
+
+    private void report(FeatureStore.Summary s) {
+        out().printf(Locale.ROOT, "encoded %d chunks (%d kept from before) in %.1f s: %d chunks, %.1f MB in %s%n", s.encodedChunks(),
+                s.skippedChunks(), s.seconds(), s.chunks(), s.bytes() / 1e6, s.dir());
     }
 }

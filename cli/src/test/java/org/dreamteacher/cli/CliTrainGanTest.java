@@ -19,7 +19,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code dreamteacher train-gan}: help, a two-step run and its files, a resume, and one-line errors for bad options. */
+/**
+ * {@code dreamteacher train-gan}: help, a two-step run and its files, a resume, one-line errors for bad options; and
+ * the trained generator as a teacher, online ({@code distill --gan}) and through a generated store ({@code encode --gan}).
+ */
 class CliTrainGanTest {
     @TempDir
     static Path dir;
@@ -100,6 +103,29 @@ class CliTrainGanTest {
             assertEquals(pa.size(), pb.size());
             for (long i = 0; i < pa.size(); i++) assertTrue(pa.get(i).value().equal(pb.get(i).value()), pa.get(i).key().getString());
         }
+
+        // encode --gan --synthetic: the generator's images and taps into a store, which distill --features trains from
+        Path store = dir.resolve("gan-store");
+        CliRun enc = run("encode", "--gan", generator.toString(), "--synthetic", "10", "--chunk-size", "4", "--batch", "2", "--precision",
+                "float32", "--out", store.toString()).expectSuccess();
+        assertTrue(enc.out().contains("10 images drawn from the GAN generator") && enc.out().contains("taps b4, b8, b16, b32"), enc.out());
+        assertTrue(enc.out().contains("encoded 3 chunks"), enc.out());
+        Path fromStore = dir.resolve("distill-gan-store");
+        CliRun d = run("distill", "--features", store.toString(), "--batch", "4", "--width", "4", "--regressor-channels", "8", "--steps", "2",
+                "--out", fromStore.toString()).expectSuccess();
+        assertTrue(d.out().contains("stored generated features") && d.out().contains("10 images"), d.out());
+        assertTrue(d.out().contains("distilled 2 steps"), d.out());
+        run("distill", "--features", store.toString(), "--timestep", "10", "--out", dir.resolve("bad-t").toString())
+                .expectOneLineError(2, "GAN generator's features");
+        run("distill", "--features", store.toString(), "--data", "embedded", "--out", dir.resolve("bad-d").toString())
+                .expectOneLineError(2, "drop --data");
+        String e = dir.resolve("encode-bad").toString();
+        run("encode", "--gan", generator.toString(), "--out", e).expectOneLineError(2, "--gan needs --synthetic");
+        run("encode", "--gan", generator.toString(), "--synthetic", "4", "--timestep", "10", "--out", e).expectOneLineError(2, "--timestep applies");
+        run("encode", "--gan", generator.toString(), "--synthetic", "4", "--sample-steps", "5", "--out", e).expectOneLineError(2, "--sample-steps");
+        run("encode", "--gan", generator.toString(), "--synthetic", "4", "--teacher", generator.toString(), "--out", e)
+                .expectOneLineError(2, "either --gan or a teacher");
+        run("encode", "--gan", dir.resolve("none.dtt").toString(), "--synthetic", "4", "--out", e).expectOneLineError(2, "--gan: no such file");
 
         Path bad = dir.resolve("distill-bad");
         String g = generator.toString();

@@ -39,6 +39,8 @@ public final class SeedStreams {
     public static final long LABELLED_BATCHES = 0x4C6162656C6C6564L;
     /** "GAN-Feat": the latents and noise of a distillation step from a GAN generator, by step and batch offset. */
     public static final long GAN_FEATURES = 0x47414E2D46656174L;
+    /** "GAN-Stor": the latents and noise inputs of a generated feature store's batch, by the batch's first index. */
+    public static final long GAN_STORE = 0x47414E2D53746F72L;
     /** "GAN-Step": libtorch's generator at each step of a GAN's training (latents, noise inputs), by step. */
     public static final long GAN_STEP = 0x47414E2D53746570L;
     /** "GAN-Grid": the fixed latents of a GAN's sample grid, the same at every redraw. */

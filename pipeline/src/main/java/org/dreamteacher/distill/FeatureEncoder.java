@@ -23,6 +23,7 @@ import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
@@ -39,6 +40,8 @@ import org.dreamteacher.distill.FeatureManifest.Tap;
 import org.dreamteacher.distill.FeatureStore.Options;
 import org.dreamteacher.distill.FeatureStore.Precision;
 import org.dreamteacher.distill.FeatureStore.Summary;
+import org.dreamteacher.gan.GanConfig;
+import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
@@ -63,10 +66,13 @@ final class FeatureEncoder {
     /** Temporary files of writes that a crash (kill -9, power loss) interrupted before their rename. */
     private static final Pattern OUR_TEMP_FILES = Pattern.compile("\\.chunk-\\d{5}\\.dtt\\..*\\.tmp|\\.manifest\\.json\\..*\\.tmp");
 
-    /** Makes the images of one sub-batch: indices {@code first .. first + count - 1}. */
-    private interface ImageSource {
-        Tensor images(int first, int count);
+    /** Makes the images of one sub-batch, indices {@code first .. first + count - 1}, and the teacher's features of them. */
+    private interface BatchSource {
+        Made make(int first, int count);
     }
+
+    /** A sub-batch's images and the teacher's feature maps of them. */
+    private record Made(Tensor images, List<FeatureMap> features) {}
 
     private FeatureEncoder() {}
 
@@ -80,8 +86,9 @@ final class FeatureEncoder {
         ObjectNode id = identity(Mode.ENCODED, teacherJson(teacher, teacher), schedule, timestep, seed, o, data.size(), data.channels(),
                 data.height(), data.width());
         id.putObject("dataset").put("fingerprint", datasetFingerprint(data));
-        ImageSource images = (first, count) -> data.toTensor(range(first, count));
-        return run(teacher, schedule, timestep, seed, dir, o, id, images, false, "encode");
+        BatchSource source = (first, count) -> encodedBatch(teacher, schedule, data.toTensor(range(first, count)), first, timestep, seed);
+        return run(teacher, probeTaps(teacher, schedule, timestep, data.channels(), data.height(), data.width()), dir, o, id, source, false,
+                "encode");
     }
 
     static Summary synthetic(GaussianDiffusion teacher, int count, int ddimSteps, int timestep, long seed, Path dir, Options o)
@@ -97,16 +104,48 @@ final class FeatureEncoder {
         ObjectNode id = identity(Mode.SYNTHETIC, teacherJson(teacher, teacher.unet()), schedule, timestep, seed, o, count, channels, size, size);
         id.putObject("sampler").put("name", "ddim").put("steps", ddimSteps).put("eta", 0.0)
                 .put("noise", "Noise(SeededRandom.mix(seed, " + SeedStreams.SYNTHETIC_SAMPLES + ", first index of the batch))");
-        ImageSource images = (first, n) -> teacher.sampleDdim(n, ddimSteps, 0.0, SeededRandom.mix(seed, SeedStreams.SYNTHETIC_SAMPLES, first));
-        return run(teacher.unet(), schedule, timestep, seed, dir, o, id, images, true, "sample+encode");
+        BatchSource source = (first, n) -> encodedBatch(teacher.unet(), schedule,
+                teacher.sampleDdim(n, ddimSteps, 0.0, SeededRandom.mix(seed, SeedStreams.SYNTHETIC_SAMPLES, first)), first, timestep, seed);
+        return run(teacher.unet(), probeTaps(teacher.unet(), schedule, timestep, channels, size, size), dir, o, id, source, true, "sample+encode");
     }
 
-    private static Summary run(FeatureTeacher teacher, NoiseSchedule schedule, int timestep, long seed, Path dir, Options o, ObjectNode id,
-            ImageSource images, boolean storeImages, String task) throws IOException {
+    /**
+     * A store of images drawn from a GAN generator with the synthesis blocks' outputs recorded while it drew
+     * them: the pairs {@code GanFeatures} makes online, kept. The images are the whole canvas clamped to [-1, 1]
+     * (every tap's stride is exact on it); there is no noise level, so the identity has no schedule or timestep.
+     */
+    static Summary generated(GanGenerator generator, int count, long seed, Path dir, Options o) throws IOException {
+        TorchRuntime.init();
+        if (count < 1) throw new IllegalArgumentException("count must be >= 1, got " + count);
+        GanConfig g = generator.config();
+        int size = g.canvasSize(), channels = g.channels();
+        ObjectNode id = FeatureManifest.JSON.createObjectNode();
+        id.put("mode", Mode.GENERATED.key());
+        id.set("teacher", teacherJson(generator, channels, TeacherInput.NOISED));
+        id.put("seed", seed);
+        id.put("latents", "torch.manual_seed(SeededRandom.mix(seed, " + SeedStreams.GAN_STORE + ", first index of the batch)), then latents and noise inputs");
+        putLayout(id, o, count, channels, size, size);
+        BatchSource source = (first, n) -> {
+            torch.manual_seed(SeededRandom.mix(seed, SeedStreams.GAN_STORE, first));
+            GanGenerator.Output out = generator.synthesize(generator.latents(n));
+            return new Made(out.image().clamp(new ScalarOptional(new Scalar(-1.0)), new ScalarOptional(new Scalar(1.0))), out.features());
+        };
+        List<Tap> taps;
+        boolean wasTraining = generator.is_training();
+        generator.eval();
+        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
+            taps = taps(generator.features(generator.latents(1)));
+        } finally {
+            generator.train(wasTraining);
+        }
+        return run(generator, taps, dir, o, id, source, true, "generate");
+    }
+
+    private static Summary run(Object teacher, List<Tap> taps, Path dir, Options o, ObjectNode id, BatchSource source, boolean storeImages,
+            String task) throws IOException {
         long t0 = System.nanoTime();
-        int c = id.path("image").path("channels").asInt(), h = id.path("image").path("height").asInt(), w = id.path("image").path("width").asInt();
         id.put("images", storeImages);
-        List<Tap> taps = probeTaps(teacher, schedule, timestep, c, h, w);
+        int c = id.path("image").path("channels").asInt(), h = id.path("image").path("height").asInt(), w = id.path("image").path("width").asInt();
         ArrayNode tapList = id.putArray("taps");
         long bytesPerImage = 8 + (storeImages ? 4L * c * h * w : 0);
         for (Tap t : taps) {
@@ -164,7 +203,7 @@ final class FeatureEncoder {
         try (Progress bar = Progress.start(task, n, doneImages, "img")) {
             for (int k = 0; k < chunkCount; k++) {
                 if (done[k]) continue;
-                Chunk ch = encodeChunk(teacher, schedule, timestep, seed, dir, o, manifest, taps, images, storeImages, k);
+                Chunk ch = encodeChunk(dir, o, manifest, taps, source, storeImages, k);
                 List<Chunk> list = new ArrayList<>(manifest.chunks());
                 list.add(ch);
                 manifest = manifest.withChunks(list);
@@ -181,8 +220,8 @@ final class FeatureEncoder {
         return new Summary(dir, chunkCount, encoded, skipped, bytes, (System.nanoTime() - t0) / 1e9);
     }
 
-    private static Chunk encodeChunk(FeatureTeacher teacher, NoiseSchedule schedule, int timestep, long seed, Path dir, Options o,
-            FeatureManifest manifest, List<Tap> taps, ImageSource images, boolean storeImages, int k) throws IOException {
+    private static Chunk encodeChunk(Path dir, Options o, FeatureManifest manifest, List<Tap> taps, BatchSource source, boolean storeImages, int k)
+            throws IOException {
         int first = k * manifest.chunkSize(), count = manifest.chunkLength(k);
         int[] img = manifest.imageShape();
         Path file = dir.resolve(FeatureManifest.chunkFileName(k));
@@ -207,11 +246,10 @@ final class FeatureEncoder {
             for (int off = 0; off < count; off += o.batchSize()) {
                 int b = Math.min(o.batchSize(), count - off);
                 try (PointerScope step = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-                    Tensor x0 = images.images(first + off, b);
-                    if (imageTensor != null) imageTensor.narrow(0, off, b).copy_(x0);
-                    List<FeatureMap> maps = encodeBatch(teacher, schedule, x0, range(first + off, b), timestep, seed);
+                    Made made = source.make(first + off, b);
+                    if (imageTensor != null) imageTensor.narrow(0, off, b).copy_(made.images());
                     for (int i = 0; i < taps.size(); i++) {
-                        Tensor f = checked(maps, taps.get(i), b, o.precision(), file);
+                        Tensor f = checked(made.features(), taps.get(i), b, o.precision(), file);
                         out.get(i).narrow(0, off, b).copy_(f);
                     }
                 }
@@ -226,6 +264,10 @@ final class FeatureEncoder {
             TensorFile.write(file, meta, tensors);
         }
         return new Chunk(k, file.getFileName().toString(), first, count, Files.size(file), trailerCrc(file));
+    }
+
+    private static Made encodedBatch(FeatureTeacher teacher, NoiseSchedule schedule, Tensor x0, int first, int timestep, long seed) {
+        return new Made(x0, encodeBatch(teacher, schedule, x0, range(first, (int) x0.size(0)), timestep, seed));
     }
 
     /**
@@ -269,19 +311,22 @@ final class FeatureEncoder {
         if (teacher instanceof Module m) m.eval();
         try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
             Tensor x = torch.zeros(new long[] {1, c, h, w}, new TensorOptions(ScalarType.Float));
-            List<FeatureMap> maps = encodeBatch(teacher, schedule, x, new int[] {0}, timestep, 0);
-            if (maps.isEmpty()) throw new IllegalArgumentException("the teacher returns no feature maps: configure its taps");
-            List<Tap> taps = new ArrayList<>();
-            for (FeatureMap m : maps) {
-                Tensor f = m.tensor();
-                if (f.dim() != 4) throw new IllegalArgumentException("tap '" + m.name() + "' is not (N, C, H, W)");
-                for (Tap t : taps) if (t.name().equals(m.name())) throw new IllegalArgumentException("two taps are named '" + m.name() + "'");
-                taps.add(new Tap(m.name(), (int) f.size(1), m.stride(), (int) f.size(2), (int) f.size(3)));
-            }
-            return taps;
+            return taps(encodeBatch(teacher, schedule, x, new int[] {0}, timestep, 0));
         } finally {
             if (teacher instanceof Module m) m.train(wasTraining);
         }
+    }
+
+    private static List<Tap> taps(List<FeatureMap> maps) {
+        if (maps.isEmpty()) throw new IllegalArgumentException("the teacher returns no feature maps: configure its taps");
+        List<Tap> taps = new ArrayList<>();
+        for (FeatureMap m : maps) {
+            Tensor f = m.tensor();
+            if (f.dim() != 4) throw new IllegalArgumentException("tap '" + m.name() + "' is not (N, C, H, W)");
+            for (Tap t : taps) if (t.name().equals(m.name())) throw new IllegalArgumentException("two taps are named '" + m.name() + "'");
+            taps.add(new Tap(m.name(), (int) f.size(1), m.stride(), (int) f.size(2), (int) f.size(3)));
+        }
+        return taps;
     }
 
     private static ObjectNode identity(Mode mode, ObjectNode teacher, NoiseSchedule schedule, int timestep, long seed, Options o, int size,
@@ -293,12 +338,17 @@ final class FeatureEncoder {
         id.put("timestep", timestep);
         id.put("seed", seed);
         id.put("noise", "per image: FeatureStore.imageNoise(seed, index)");
+        putLayout(id, o, size, c, h, w);
+        return id;
+    }
+
+    /** The store's precision, size, chunking and image shape. */
+    private static void putLayout(ObjectNode id, Options o, int size, int c, int h, int w) {
         id.put("precision", o.precision().dtypeName());
         id.put("size", size);
         id.put("chunkSize", o.chunkSize());
         id.put("batchSize", o.batchSize());
         id.putObject("image").put("channels", c).put("height", h).put("width", w);
-        return id;
     }
 
     /**
@@ -309,14 +359,18 @@ final class FeatureEncoder {
      * which keeps the identity of a noised encoding independent of this field.
      */
     private static ObjectNode teacherJson(Object model, FeatureTeacher teacher) {
+        return teacherJson(model, teacher.inChannels(), teacher.input());
+    }
+
+    private static ObjectNode teacherJson(Object model, long inChannels, TeacherInput input) {
         ObjectNode n = FeatureManifest.JSON.createObjectNode();
         n.put("class", model.getClass().getName());
         if (model instanceof ConfiguredModule cm) {
             n.put("kind", cm.config().kind());
             n.set("config", ModelConfigs.toJson(cm.config()));
         }
-        n.put("inChannels", teacher.inChannels());
-        if (teacher.input() != TeacherInput.NOISED) n.put("input", teacher.input().key());
+        n.put("inChannels", inChannels);
+        if (input != TeacherInput.NOISED) n.put("input", input.key());
         n.put("fingerprint", model instanceof Module m ? weightFingerprint(m) : "none");
         return n;
     }

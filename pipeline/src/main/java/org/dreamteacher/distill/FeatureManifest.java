@@ -41,9 +41,13 @@ public final class FeatureManifest {
     static final long MAX_BYTES = 64L << 20;
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    /** How the images were obtained: real images from a dataset, or samples drawn from the teacher. */
+    /**
+     * How the images and features were obtained: real images from a dataset encoded by the teacher, samples drawn
+     * from a diffusion teacher and encoded, or images drawn from a GAN generator with the features it computed
+     * while drawing them.
+     */
     public enum Mode {
-        ENCODED, SYNTHETIC;
+        ENCODED, SYNTHETIC, GENERATED;
 
         String key() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -121,8 +125,9 @@ public final class FeatureManifest {
         return Precision.of(identity.path("precision").asText());
     }
 
+    /** The noise level the images were encoded at; -1 for a generated store, whose features involve no noising. */
     public int timestep() {
-        return identity.path("timestep").asInt();
+        return identity.path("timestep").asInt(-1);
     }
 
     public long seed() {
@@ -135,7 +140,7 @@ public final class FeatureManifest {
         return new int[] {i.path("channels").asInt(), i.path("height").asInt(), i.path("width").asInt()};
     }
 
-    /** Whether the chunks hold the images too (synthetic stores). */
+    /** Whether the chunks hold the images too (synthetic and generated stores). */
     public boolean hasImages() {
         return identity.path("images").asBoolean();
     }

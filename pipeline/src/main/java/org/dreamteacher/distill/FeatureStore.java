@@ -17,6 +17,7 @@ import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.diffusion.NoiseSchedule;
+import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.FeatureTeacher;
 import org.dreamteacher.torch.CpuTensors;
@@ -35,11 +36,11 @@ import org.dreamteacher.torch.TorchRuntime;
  * <p>Layout of a store's folder: {@code manifest.json} ({@link FeatureManifest}) and {@code chunk-00000.dtt},
  * {@code chunk-00001.dtt}, ... ({@code org.dreamteacher.torch.TensorFile}s) holding images
  * {@code k * chunkSize ..} in order: their indices (int64), one tensor per tap {@code features/<name>} in
- * float16 or float32, and for synthetic stores the images (float32). Every file is written atomically and the
+ * float16 or float32, and for synthetic and generated stores the images (float32). Every file is written atomically and the
  * manifest is rewritten after each chunk, so an interrupted encoding resumes where it stopped.
  *
  * <p>Reproducibility: the noise of image i depends only on (seed, i) ({@link #imageNoise}), synthetic
- * images only on (seed, their first index), and sub-batches are fixed by the batch size, so a resumed
+ * and generated images only on (seed, their batch's first index), and sub-batches are fixed by the batch size, so a resumed
  * encoding writes byte-identical chunks (on the same machine and libtorch; the teacher's float arithmetic
  * may round differently elsewhere).
  *
@@ -155,6 +156,16 @@ public final class FeatureStore implements AutoCloseable {
     }
 
     /**
+     * Writes a generated store: {@code count} images drawn from a GAN generator, each with the outputs of the
+     * generator's synthesis blocks recorded while it drew the image (no encoder, no noise). The images are the
+     * generator's whole canvas clamped to [-1, 1], as {@link GanFeatures} gives them online; each batch's latents
+     * come from the seed and the batch's first index, so a resumed store equals an uninterrupted one.
+     */
+    public static Summary encodeGenerated(GanGenerator generator, int count, long seed, Path dir, Options options) throws IOException {
+        return FeatureEncoder.generated(generator, count, seed, dir, options);
+    }
+
+    /**
      * The encoding noise of image {@code index}: a stream of its own, so that any chunk (or any single image) can
      * be recomputed without the others, whatever the chunk and batch sizes.
      */
@@ -231,7 +242,7 @@ public final class FeatureStore implements AutoCloseable {
         return manifest.taps();
     }
 
-    /** Whether {@link #images(int[])} can be called (synthetic stores). */
+    /** Whether {@link #images(int[])} can be called (synthetic and generated stores). */
     public boolean hasImages() {
         return manifest.hasImages();
     }
@@ -259,7 +270,7 @@ public final class FeatureStore implements AutoCloseable {
         return out;
     }
 
-    /** The stored images {@code indices} as a float32 (B, C, H, W) tensor in [-1, 1] (synthetic stores only). */
+    /** The stored images {@code indices} as a float32 (B, C, H, W) tensor in [-1, 1] (synthetic and generated stores only). */
     public Tensor images(int[] indices) {
         if (!manifest.hasImages())
             throw new IllegalStateException(dir + " holds encoded features of a dataset, not images: take the images from that dataset");
@@ -269,7 +280,7 @@ public final class FeatureStore implements AutoCloseable {
         return out;
     }
 
-    /** All stored images as an in-memory dataset (synthetic stores), to build {@code Batches} over. */
+    /** All stored images as an in-memory dataset (synthetic and generated stores), to build {@code Batches} over. */
     public ImageDataset imageDataset() {
         int n = size();
         int[] s = manifest.imageShape();
@@ -342,7 +353,7 @@ public final class FeatureStore implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "FeatureStore(" + dir + ", " + manifest.mode().key() + ", " + size() + " images, " + manifest.precision().dtypeName + ", t = "
-                + manifest.timestep() + ")";
+        return "FeatureStore(" + dir + ", " + manifest.mode().key() + ", " + size() + " images, " + manifest.precision().dtypeName
+                + (manifest.timestep() >= 0 ? ", t = " + manifest.timestep() : "") + ")";
     }
 }

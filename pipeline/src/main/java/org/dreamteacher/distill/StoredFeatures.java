@@ -14,7 +14,7 @@ import org.dreamteacher.nn.TeacherInput;
  * <p>Stored features belong to the images as they were encoded. A batch whose images were flipped or cropped
  * would be paired with the features of the unaugmented image, teaching the student a wrong correspondence.
  * {@code Batches} does not say which samples it augmented, so every batch is checked instead: its images must
- * equal the stored images (synthetic stores) or the dataset's images (encoded stores) at its indices. That
+ * equal the stored images (synthetic and generated stores) or the dataset's images (encoded stores) at its indices. That
  * check costs a comparison of the batch with itself and also catches a store made from another dataset or
  * in another index order. Build the batches with {@code Augmentation.NONE}, or use {@link OnlineFeatures}
  * to train with augmentation.
@@ -77,7 +77,7 @@ public final class StoredFeatures implements FeatureSource {
     @Override
     public String describe() {
         FeatureManifest m = store.manifest();
-        return "stored " + m.mode().name().toLowerCase(java.util.Locale.ROOT) + " features " + store.dir() + " (t = " + m.timestep() + ", seed "
-                + m.seed() + ", " + m.precision().dtypeName() + ")";
+        return "stored " + m.mode().name().toLowerCase(java.util.Locale.ROOT) + " features " + store.dir() + " ("
+                + (m.timestep() >= 0 ? "t = " + m.timestep() + ", " : "") + "seed " + m.seed() + ", " + m.precision().dtypeName() + ")";
     }
 }

@@ -3,6 +3,7 @@ package org.dreamteacher.distill;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -27,7 +28,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Online distillation from a GAN generator: fresh generated images every step, their taps as targets, an exact resume. */
+/**
+ * Distillation from a GAN generator: online (fresh generated images every step, their taps as targets, an exact
+ * resume) and from a generated store (the generator's own images and taps kept on disk).
+ */
 class GanDistillationTest {
     @TempDir
     static Path dir;
@@ -88,5 +92,60 @@ class GanDistillationTest {
                 b = TensorFile.read(dir.resolve("parts/backbone.dtt")).tensors();
         assertEquals(a.keySet(), b.keySet());
         for (String k : a.keySet()) assertTrue(a.get(k).equal(b.get(k)), k + " differs");
+    }
+
+    @Test
+    void aGeneratedStoreKeepsWhatTheGeneratorComputedAndDistils() throws IOException {
+        Path store = dir.resolve("store");
+        FeatureStore.Options o = new FeatureStore.Options(4, 2, FeatureStore.Precision.FLOAT32, false, "gan-test");
+        FeatureStore.Summary s = FeatureStore.encodeGenerated(generator, 10, 7, store, o);
+        assertEquals(3, s.chunks());
+        try (FeatureStore f = FeatureStore.open(store); PointerScope scope = new PointerScope()) {
+            FeatureManifest m = f.manifest();
+            assertEquals(FeatureManifest.Mode.GENERATED, m.mode());
+            assertEquals(-1, m.timestep(), "a generated store has no noise level");
+            assertTrue(f.hasImages());
+            assertArrayEquals(new int[] {1, 32, 32}, m.imageShape(), "the whole canvas, on which every tap's stride is exact");
+            assertEquals(List.of("b4", "b8", "b16", "b32"), m.taps().stream().map(FeatureManifest.Tap::name).toList());
+            assertEquals(List.of(8, 4, 2, 1), m.taps().stream().map(FeatureManifest.Tap::stride).toList());
+            // Images 4 and 5 are the first sub-batch of chunk 1: drawing it again from its seed gives the stored pairs.
+            org.bytedeco.pytorch.global.torch.manual_seed(org.dreamteacher.data.SeededRandom.mix(7, org.dreamteacher.data.SeedStreams.GAN_STORE, 4));
+            generator.eval();
+            GanGenerator.Output again;
+            try (org.bytedeco.pytorch.NoGradGuard ng = new org.bytedeco.pytorch.NoGradGuard()) {
+                again = generator.synthesize(generator.latents(2));
+            }
+            int[] idx = {4, 5};
+            Tensor images = f.images(idx);
+            assertTrue(images.min().item_double() >= -1 && images.max().item_double() <= 1);
+            assertTrue(images.equal(again.image().clamp(new org.bytedeco.pytorch.ScalarOptional(new org.bytedeco.pytorch.Scalar(-1.0)),
+                    new org.bytedeco.pytorch.ScalarOptional(new org.bytedeco.pytorch.Scalar(1.0)))));
+            List<FeatureMap> stored = f.features(idx);
+            for (int i = 0; i < 4; i++)
+                assertTrue(stored.get(i).tensor().equal(again.features().get(i).tensor()), "tap " + stored.get(i).name() + " differs");
+            assertFalse(f.images(new int[] {0}).equal(f.images(new int[] {4})), "every batch draws its own latents");
+        }
+
+        // A chunk lost and drawn again on resume: the same bytes as the uninterrupted store.
+        Path parts = dir.resolve("store-parts");
+        FeatureStore.encodeGenerated(generator, 10, 7, parts, o);
+        java.nio.file.Files.delete(parts.resolve(FeatureManifest.chunkFileName(1)));
+        FeatureStore.Summary resumed = FeatureStore.encodeGenerated(generator, 10, 7, parts,
+                new FeatureStore.Options(4, 2, FeatureStore.Precision.FLOAT32, true, "gan-test"));
+        assertEquals(1, resumed.encodedChunks());
+        assertEquals(2, resumed.skippedChunks());
+        for (int k = 0; k < 3; k++)
+            assertArrayEquals(java.nio.file.Files.readAllBytes(store.resolve(FeatureManifest.chunkFileName(k))),
+                    java.nio.file.Files.readAllBytes(parts.resolve(FeatureManifest.chunkFileName(k))), "chunk " + k);
+        assertThrows(IllegalArgumentException.class, () -> FeatureStore.encodeGenerated(generator, 10, 8, parts,
+                new FeatureStore.Options(4, 2, FeatureStore.Precision.FLOAT32, true, "gan-test")), "a resume with another seed");
+
+        try (FeatureStore f = FeatureStore.open(store)) {
+            StoredFeatures source = new StoredFeatures(f);
+            Distiller.Result r = new Distiller(source, "gan-store", ResNetConfig.small(18, 4, 1, 10), f.imageDataset(), TensorLossKernels.get("cpu"),
+                    settings(3)).run(dir.resolve("from-store"), false);
+            assertArrayEquals(new String[] {"b32", "b16", "b8", "b4"}, r.pairing().teacherNames());
+            assertTrue(Double.isFinite(r.firstLoss()) && Double.isFinite(r.lastLoss()));
+        }
     }
 }
