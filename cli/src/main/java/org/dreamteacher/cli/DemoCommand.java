@@ -1,6 +1,5 @@
 package org.dreamteacher.cli;
 
-import org.dreamteacher.diffusion.ShippedTeacher;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -16,24 +15,27 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.ImageDataset;
-import org.dreamteacher.data.Plots;
 import org.dreamteacher.diffusion.DiffusionConfig;
 import org.dreamteacher.diffusion.GaussianDiffusion;
+import org.dreamteacher.diffusion.ShippedTeacher;
+import org.dreamteacher.diffusion.TeacherTrainer;
 import org.dreamteacher.diffusion.UNetConfig;
 import org.dreamteacher.distill.Distiller;
-import org.dreamteacher.distill.TeacherTrainer;
 import org.dreamteacher.eval.BackboneSource;
 import org.dreamteacher.eval.Classifier;
 import org.dreamteacher.eval.Mode;
 import org.dreamteacher.kernels.AttentionDistance;
-import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureRegressor;
 import org.dreamteacher.nn.ResNetConfig;
 import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.viz.Charts;
+import org.dreamteacher.viz.FeaturePictures;
+import org.dreamteacher.viz.Plots;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -170,7 +172,7 @@ final class DemoCommand extends CliCommand {
             Path pca = out.resolve("pca-features.png");
             try (ConfiguredModule b = Checkpoints.load(r.backboneFile());
                     FeatureRegressor reg = Checkpoints.load(runDir.resolve("regressor.dtt"), FeatureRegressor.class)) {
-                FeaturePictures.write(pca, model.unet(), model.schedule(), p.timestep(), b, reg, r.pairing(), test, 4, seed);
+                FeaturePictures.write(pca, model.unet(), model.schedule(), p.timestep(), b, reg, r.pairing().teacherNames(), r.pairing().backboneLevels(), test, 4, seed);
             }
             out().printf(Locale.ROOT, "[distill] loss curve %s, features (PCA, teacher vs student) %s%n", lossCurve, pca);
             seconds.put("distill", since(t));

@@ -9,16 +9,15 @@ import org.dreamteacher.data.LabelledScenes;
 import org.dreamteacher.data.LabelledSubset;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.distill.Distiller;
-import org.dreamteacher.distill.FeatureManifest;
-import org.dreamteacher.distill.FeatureStore;
 import org.dreamteacher.distill.GanFeatures;
-import org.dreamteacher.distill.StoredFeatures;
 import org.dreamteacher.distill.LabelGuidance;
+import org.dreamteacher.distill.StoredFeatures;
 import org.dreamteacher.distill.TapPairing;
 import org.dreamteacher.eval.SegmentationFineTune;
+import org.dreamteacher.features.FeatureManifest;
+import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.kernels.AttentionDistance;
-import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Checkpoints;
@@ -28,7 +27,10 @@ import org.dreamteacher.nn.InitWeights;
 import org.dreamteacher.nn.ModelConfig;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.viz.Charts;
+import org.dreamteacher.viz.FeaturePictures;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -174,7 +176,7 @@ final class DistillCommand extends CliCommand {
                 Path pca = out.resolve("pca-features.png");
                 try (ConfiguredModule b = Checkpoints.load(r.backboneFile());
                         FeatureRegressor reg = Checkpoints.load(out.resolve("regressor.dtt"), FeatureRegressor.class)) {
-                    FeaturePictures.write(pca, t.teacher(), t.schedule(), timestep, b, reg, r.pairing(), images, 4, seed);
+                    FeaturePictures.write(pca, t.teacher(), t.schedule(), timestep, b, reg, r.pairing().teacherNames(), r.pairing().backboneLevels(), images, 4, seed);
                 }
                 out().printf(Locale.ROOT, "features (PCA, teacher vs student): %s%n", pca);
             }

@@ -2,7 +2,7 @@ package org.dreamteacher.cli;
 
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.dreamteacher.data.Pictures;
+import org.dreamteacher.viz.Pictures;
 import org.dreamteacher.diffusion.ShippedTeacher;
 import java.io.IOException;
 import java.nio.file.Path;

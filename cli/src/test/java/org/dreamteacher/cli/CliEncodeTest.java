@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import javax.imageio.ImageIO;
 import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.ImageDataset;
-import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ResNet;
 import org.dreamteacher.train.Progress;

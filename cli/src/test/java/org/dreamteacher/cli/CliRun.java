@@ -18,7 +18,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.diffusion.DiffusionConfig;
 import org.dreamteacher.diffusion.UNetConfig;
-import org.dreamteacher.distill.TeacherTrainer;
+import org.dreamteacher.diffusion.TeacherTrainer;
 import org.dreamteacher.kernels.NativeLibrary;
 import org.dreamteacher.torch.TorchRuntime;
 import picocli.CommandLine;

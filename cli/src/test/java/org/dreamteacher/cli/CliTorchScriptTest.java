@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.JitModule;
 import org.bytedeco.pytorch.QualifiedName;
-import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.LatentTeacherModules;
 import org.dreamteacher.nn.ResNet;

@@ -4,7 +4,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.dreamteacher.data.IdxReader;
 import org.dreamteacher.data.ImageFolder;
-import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.torch.TensorFile;
 import org.dreamteacher.torch.TorchRuntime;

@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.stream.Stream;
-import org.dreamteacher.distill.FeatureManifest;
+import org.dreamteacher.features.FeatureManifest;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
 import org.junit.jupiter.api.AfterEach;

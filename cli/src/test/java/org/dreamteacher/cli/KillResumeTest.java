@@ -14,7 +14,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.stream.Stream;
-import org.dreamteacher.distill.FeatureManifest;
+import org.dreamteacher.features.FeatureManifest;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.torch.TensorFile;

@@ -29,7 +29,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.diffusion.GaussianDiffusion;
-import org.dreamteacher.distill.FeatureStore;
+import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureRegressorConfig;

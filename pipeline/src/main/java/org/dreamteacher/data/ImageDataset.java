@@ -244,7 +244,8 @@ public final class ImageDataset {
         return list.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    static int toByte(float v) {
+    /** A pixel value in [-1, 1] as the byte 0..255 it was read from (rounded, clamped): the inverse of the loaders' scaling. */
+    public static int toByte(float v) {
         int b = Math.round((v + 1f) * 127.5f);
         return b < 0 ? 0 : Math.min(b, 255);
     }

@@ -5,6 +5,8 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.features.FeatureManifest;
+import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.TeacherInput;
 
@@ -34,7 +36,7 @@ public final class StoredFeatures implements FeatureSource {
             if (data == null) throw new IllegalArgumentException(store.dir() + " stores features only: give the dataset it was encoded from");
             if (data.size() != store.size())
                 throw new IllegalArgumentException("the dataset has " + data.size() + " images, " + store.dir() + " was encoded from " + store.size());
-            String fp = FeatureEncoder.datasetFingerprint(data);
+            String fp = FeatureStore.datasetFingerprint(data);
             if (!fp.equals(m.datasetFingerprint()))
                 throw new IllegalArgumentException(store.dir() + " was encoded from another dataset (fingerprint " + m.datasetFingerprint()
                         + ", this one has " + fp + ")");

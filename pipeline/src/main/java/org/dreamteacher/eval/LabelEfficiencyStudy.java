@@ -19,7 +19,7 @@ import java.util.Set;
 import java.util.function.DoubleFunction;
 import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
-import org.dreamteacher.data.Plots;
+import org.dreamteacher.viz.Plots;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.torch.AtomicWrite;
 

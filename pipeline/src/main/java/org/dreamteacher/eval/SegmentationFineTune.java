@@ -20,7 +20,7 @@ import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.FashionScenes;
 import org.dreamteacher.data.ImageDataset;
-import org.dreamteacher.data.Pictures;
+import org.dreamteacher.viz.Pictures;
 import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.data.SegmentationDataset;

@@ -9,6 +9,7 @@
  * probe's frozen, pooled features of a dataset as NumPy arrays for other tools.
  *
  * <p>Module {@code dreamteacher-pipeline}. May use: the JDK, libtorch, {@code org.dreamteacher.torch},
- * {@code org.dreamteacher.data}, {@code org.dreamteacher.nn} and {@code org.dreamteacher.train}.
+ * {@code org.dreamteacher.data}, {@code org.dreamteacher.nn}, {@code org.dreamteacher.train} and
+ * {@code org.dreamteacher.viz}.
  */
 package org.dreamteacher.eval;

@@ -25,8 +25,6 @@ import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
-import org.dreamteacher.data.Pictures;
-import org.dreamteacher.data.Plots;
 import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.nn.Checkpoints;
@@ -37,6 +35,8 @@ import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
 import org.dreamteacher.train.SameRun;
 import org.dreamteacher.train.StepGuard;
+import org.dreamteacher.viz.Charts;
+import org.dreamteacher.viz.Pictures;
 
 /**
  * Trains a GAN teacher on unlabelled images, as StyleGAN2 does at small scale: the non-saturating logistic loss
@@ -278,15 +278,10 @@ public final class GanTrainer {
                 Pictures.saveGrid(runDir.resolve("sample-grid.png"), images, (int) Math.ceil(Math.sqrt(s.samples())), 2);
             }
         }
-        List<JsonNode> records = MetricsLog.read(metrics);
-        Map<String, double[][]> series = new LinkedHashMap<>();
-        for (String key : List.of("loss_g", "loss_d")) {
-            List<double[]> points = new ArrayList<>();
-            for (JsonNode r : records)
-                if (r.has(key)) points.add(new double[] {r.get("step").asDouble(), r.get(key).asDouble()});
-            if (!points.isEmpty()) series.put(key.equals("loss_g") ? "generator" : "discriminator", points.toArray(new double[0][]));
-        }
-        if (!series.isEmpty()) Plots.lineChart(runDir.resolve("loss-curve.png"), "GAN training losses", "step", "loss", series);
+        Map<String, String> labels = new LinkedHashMap<>();
+        labels.put("loss_g", "generator");
+        labels.put("loss_d", "discriminator");
+        Charts.lossCurve(metrics, runDir.resolve("loss-curve.png"), "GAN training losses", labels);
         LOG.log(System.Logger.Level.DEBUG, "pictures of " + runDir + " redrawn");
     }
 

@@ -5,7 +5,8 @@
  * (non-saturating logistic loss, lazy R1 regularisation, an exponential moving average of the generator).
  *
  * <p>Module {@code dreamteacher-pipeline}. May use: the JDK, libtorch, Jackson, {@code org.dreamteacher.torch},
- * {@code org.dreamteacher.nn}, {@code org.dreamteacher.data}, {@code org.dreamteacher.train} and, for the
+ * {@code org.dreamteacher.nn}, {@code org.dreamteacher.data}, {@code org.dreamteacher.train},
+ * {@code org.dreamteacher.viz} and, for the
  * single-process case of the step guard, {@code org.dreamteacher.parallel}.
  */
 package org.dreamteacher.gan;

@@ -14,6 +14,8 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.features.FeatureManifest;
+import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.gan.GanConfig;
 import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.kernels.AttentionDistance;

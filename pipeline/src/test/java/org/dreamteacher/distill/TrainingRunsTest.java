@@ -1,7 +1,5 @@
 package org.dreamteacher.distill;
 
-import org.dreamteacher.torch.kernels.TensorLossKernels;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,13 +15,16 @@ import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.diffusion.DiffusionConfig;
 import org.dreamteacher.diffusion.GaussianDiffusion;
+import org.dreamteacher.diffusion.TeacherTrainer;
 import org.dreamteacher.diffusion.UNetConfig;
+import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ResNetConfig;
 import org.dreamteacher.torch.TensorFile;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
 import org.junit.jupiter.api.BeforeAll;

@@ -16,7 +16,7 @@ import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.UNetConfig;
 import org.dreamteacher.distill.Distiller;
 import org.dreamteacher.distill.LabelGuidance;
-import org.dreamteacher.distill.TeacherTrainer;
+import org.dreamteacher.diffusion.TeacherTrainer;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
 import org.dreamteacher.kernels.NativeLibrary;

@@ -1,4 +1,4 @@
-package org.dreamteacher.data;
+package org.dreamteacher.viz;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -14,6 +14,10 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.dreamteacher.data.FashionMnist;
+import org.dreamteacher.data.FashionScenes;
+import org.dreamteacher.data.SeededRandom;
+import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.torch.CpuTensors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.features;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -21,8 +21,8 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.FashionMnist;
@@ -32,8 +32,10 @@ import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.NoiseSchedule;
 import org.dreamteacher.diffusion.UNet;
 import org.dreamteacher.diffusion.UNetConfig;
-import org.dreamteacher.distill.FeatureStore.Options;
-import org.dreamteacher.distill.FeatureStore.Precision;
+import org.dreamteacher.distill.OnlineFeatures;
+import org.dreamteacher.distill.StoredFeatures;
+import org.dreamteacher.features.FeatureStore.Options;
+import org.dreamteacher.features.FeatureStore.Precision;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.Progress;

@@ -1,4 +1,4 @@
-package org.dreamteacher.data;
+package org.dreamteacher.viz;
 
 import java.awt.Color;
 import java.awt.Font;
@@ -11,12 +11,13 @@ import java.nio.file.Path;
 import java.util.List;
 import javax.imageio.ImageIO;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.T_TensorTensor_T;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.global.torch;
+import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.torch.AtomicWrite;
 import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TorchRuntime;

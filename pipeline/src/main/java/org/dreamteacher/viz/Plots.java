@@ -1,4 +1,4 @@
-package org.dreamteacher.data;
+package org.dreamteacher.viz;
 
 import java.awt.BasicStroke;
 import java.awt.Color;

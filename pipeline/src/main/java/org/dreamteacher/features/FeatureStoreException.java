@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.features;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.features;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.features;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
@@ -23,8 +23,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.dreamteacher.distill.FeatureManifest.Chunk;
-import org.dreamteacher.distill.FeatureManifest.Tap;
+import org.dreamteacher.features.FeatureManifest.Chunk;
+import org.dreamteacher.features.FeatureManifest.Tap;
 import org.dreamteacher.torch.TensorFile;
 
 /**

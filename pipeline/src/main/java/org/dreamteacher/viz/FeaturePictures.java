@@ -1,4 +1,4 @@
-package org.dreamteacher.cli;
+package org.dreamteacher.viz;
 
 import java.awt.Color;
 import java.awt.Graphics2D;
@@ -11,11 +11,10 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.data.ImageDataset;
-import org.dreamteacher.data.Pictures;
+import org.dreamteacher.viz.Pictures;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.diffusion.NoiseSchedule;
-import org.dreamteacher.distill.TapPairing;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureMap;
@@ -26,15 +25,18 @@ import org.dreamteacher.nn.FeatureTeacher;
  * What distillation learned, as pictures: for a few images, each teacher tap next to the student's regressed
  * feature of the same stride, both shown as their first three principal components in RGB.
  */
-final class FeaturePictures {
+public final class FeaturePictures {
     private FeaturePictures() {}
 
     /**
      * One row per image: the image, then for each paired tap the teacher's feature and the student's regression
-     * of it. Runs without gradients, in eval mode.
+     * of it. Tap {@code teacherTaps[k]} is regressed by the regressor's output {@code k}, from backbone level
+     * {@code backboneLevels[k]} (0 for C2), as a distillation's pairing says. Runs without gradients, in eval mode.
      */
-    static void write(Path png, FeatureTeacher teacher, NoiseSchedule schedule, int timestep, ConfiguredModule backboneModule,
-            FeatureRegressor regressor, TapPairing pairing, ImageDataset data, int count, long seed) throws IOException {
+    public static void write(Path png, FeatureTeacher teacher, NoiseSchedule schedule, int timestep, ConfiguredModule backboneModule,
+            FeatureRegressor regressor, String[] teacherTaps, int[] backboneLevels, ImageDataset data, int count, long seed) throws IOException {
+        if (teacherTaps.length != backboneLevels.length)
+            throw new IllegalArgumentException(teacherTaps.length + " taps but " + backboneLevels.length + " backbone levels");
         Backbone backbone = (Backbone) backboneModule;
         int n = Math.min(count, data.size());
         int[] idx = new int[n];
@@ -54,12 +56,12 @@ final class FeaturePictures {
                 List<String> captions = new ArrayList<>();
                 panels.add(Pictures.grid(x.narrow(0, i, 1), 1, Math.max(1, side / data.height())));
                 captions.add("image");
-                for (int k = 0; k < pairing.size(); k++) {
-                    Tensor t = tap(maps, pairing.teacherNames()[k]).select(0, i);
+                for (int k = 0; k < teacherTaps.length; k++) {
+                    Tensor t = tap(maps, teacherTaps[k]).select(0, i);
                     panels.add(Pictures.pcaRgb(t, side, side));
-                    captions.add("teacher " + pairing.teacherNames()[k]);
+                    captions.add("teacher " + teacherTaps[k]);
                     panels.add(Pictures.pcaRgb(predicted.get(k).select(0, i), side, side));
-                    captions.add("student c" + (pairing.backboneLevels()[k] + 2));
+                    captions.add("student c" + (backboneLevels[k] + 2));
                 }
                 rows.add(Pictures.sideBySide(panels, captions));
             }
@@ -76,7 +78,7 @@ final class FeaturePictures {
     }
 
     /** Rows one under the other. */
-    static BufferedImage stack(List<BufferedImage> rows) {
+    private static BufferedImage stack(List<BufferedImage> rows) {
         int w = 0, h = 0;
         for (BufferedImage r : rows) {
             w = Math.max(w, r.getWidth());

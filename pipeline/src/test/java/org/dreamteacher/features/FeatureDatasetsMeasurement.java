@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.features;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,7 +20,7 @@ import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.diffusion.NoiseSchedule;
 import org.dreamteacher.diffusion.UNet;
 import org.dreamteacher.diffusion.UNetConfig;
-import org.dreamteacher.distill.FeatureStore.Precision;
+import org.dreamteacher.features.FeatureStore.Precision;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.ResNet;
 import org.dreamteacher.nn.ResNetConfig;

@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.features;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -31,7 +31,7 @@ import org.dreamteacher.torch.TorchRuntime;
  * <p>Why offline at all: the teacher's forward pass is the dearest part of a distillation step on a CPU, and
  * it is the same work every epoch. The price is that every image gets one fixed noise draw instead of fresh
  * noise each time it is seen (the paper found fresh noise slightly better), that augmentations cannot be
- * applied after the fact, and disk space; {@link OnlineFeatures} remains the alternative.
+ * applied after the fact, and disk space; {@code distill.OnlineFeatures} remains the alternative.
  *
  * <p>Layout of a store's folder: {@code manifest.json} ({@link FeatureManifest}) and {@code chunk-00000.dtt},
  * {@code chunk-00001.dtt}, ... ({@code org.dreamteacher.torch.TensorFile}s) holding images
@@ -158,7 +158,7 @@ public final class FeatureStore implements AutoCloseable {
     /**
      * Writes a generated store: {@code count} images drawn from a GAN generator, each with the outputs of the
      * generator's synthesis blocks recorded while it drew the image (no encoder, no noise). The images are the
-     * generator's whole canvas clamped to [-1, 1], as {@link GanFeatures} gives them online; each batch's latents
+     * generator's whole canvas clamped to [-1, 1], as {@code distill.GanFeatures} gives them online; each batch's latents
      * come from the seed and the batch's first index, so a resumed store equals an uninterrupted one.
      */
     public static Summary encodeGenerated(GanGenerator generator, int count, long seed, Path dir, Options options) throws IOException {
@@ -197,6 +197,14 @@ public final class FeatureStore implements AutoCloseable {
     }
 
     // ----------------------------------------------------------------------------------------------- reading
+
+    /**
+     * A SHA-256 of the images' shape and values, as an encoded store records it: a store is used only with the
+     * dataset it was encoded from.
+     */
+    public static String datasetFingerprint(ImageDataset data) {
+        return FeatureEncoder.datasetFingerprint(data);
+    }
 
     /** Opens a finished store, verifying every chunk's checksum; see {@link #open(Path, boolean)}. */
     public static FeatureStore open(Path dir) throws IOException {

@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.diffusion;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,9 +18,6 @@ import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
-import org.dreamteacher.diffusion.DiffusionConfig;
-import org.dreamteacher.diffusion.GaussianDiffusion;
-import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;

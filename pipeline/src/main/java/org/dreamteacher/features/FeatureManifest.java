@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.features;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,7 +16,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
-import org.dreamteacher.distill.FeatureStore.Precision;
+import org.dreamteacher.features.FeatureStore.Precision;
 import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.torch.AtomicWrite;
 

@@ -1,4 +1,4 @@
-package org.dreamteacher.distill;
+package org.dreamteacher.features;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -34,12 +34,12 @@ import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.NoiseSchedule;
-import org.dreamteacher.distill.FeatureManifest.Chunk;
-import org.dreamteacher.distill.FeatureManifest.Mode;
-import org.dreamteacher.distill.FeatureManifest.Tap;
-import org.dreamteacher.distill.FeatureStore.Options;
-import org.dreamteacher.distill.FeatureStore.Precision;
-import org.dreamteacher.distill.FeatureStore.Summary;
+import org.dreamteacher.features.FeatureManifest.Chunk;
+import org.dreamteacher.features.FeatureManifest.Mode;
+import org.dreamteacher.features.FeatureManifest.Tap;
+import org.dreamteacher.features.FeatureStore.Options;
+import org.dreamteacher.features.FeatureStore.Precision;
+import org.dreamteacher.features.FeatureStore.Summary;
 import org.dreamteacher.gan.GanConfig;
 import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.nn.ConfiguredModule;
