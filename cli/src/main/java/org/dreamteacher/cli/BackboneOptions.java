@@ -6,13 +6,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.dreamteacher.eval.BackboneSource;
+import org.dreamteacher.nn.Backbones;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.InitWeights;
 import org.dreamteacher.nn.ModelConfig;
-import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * Which backbone an evaluation starts from: a checkpoint, or an architecture from random initialisation or
@@ -68,7 +69,7 @@ final class BackboneOptions {
             if (width < 1) throw usage("--width must be > 0, got " + width);
             ModelConfig config;
             try {
-                config = BackboneChoice.config(random, width, inChannels, imageSize, 0);
+                config = Backbones.config(random, width, inChannels, imageSize, 0);
             } catch (IllegalArgumentException e) {
                 throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
             }
@@ -95,7 +96,7 @@ final class BackboneOptions {
     /** How the backbone is named in the run's header. */
     String describe(List<BackboneSource> sources) {
         BackboneSource first = sources.get(0);
-        String arch = BackboneChoice.describe(first.config());
+        String arch = Backbones.describe(first.config());
         String s = first.isRandom() ? arch + " from random initialisation"
                 : first.init() != null ? arch + " initialised from " + first.init() : first.checkpoint() + " (" + arch + ")";
         return sources.size() > 1 ? s + ", and the same from random initialisation" : s;

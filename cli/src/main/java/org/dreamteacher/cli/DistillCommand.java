@@ -8,6 +8,7 @@ import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.LabelledScenes;
 import org.dreamteacher.data.LabelledSubset;
 import org.dreamteacher.data.SegmentationDataset;
+import org.dreamteacher.diffusion.LoadedTeacher;
 import org.dreamteacher.distill.Distiller;
 import org.dreamteacher.distill.GanFeatures;
 import org.dreamteacher.distill.LabelGuidance;
@@ -20,6 +21,7 @@ import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Backbone;
+import org.dreamteacher.nn.Backbones;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.FeatureRegressor;
@@ -164,12 +166,12 @@ final class DistillCommand extends CliCommand {
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
         ModelConfig backboneConfig = backboneConfig(images);
         Distiller.Settings settings = settings(timestep, mode, true);
-        try (TeacherChoice t = teacherOptions.open()) {
+        try (LoadedTeacher t = teacherOptions.open()) {
             Distiller distiller = new Distiller(t.teacher(), t.schedule(), t.source(), backboneConfig, images, kernels, settings);
             if (guidance != null) distiller = distiller.withLabelGuidance(guidance);
             distiller.initWeights(init);
             String header = String.format(Locale.ROOT, "distill: teacher %s (%s, t = %d) -> %s; %s, %d images", t.source(), t.noising(),
-                    timestep, BackboneChoice.describe(backboneConfig), data.describe(), images.size());
+                    timestep, Backbones.describe(backboneConfig), data.describe(), images.size());
             Distiller.Result r = run(header, distiller, backboneConfig, kernels, guidance);
             if (r == null) return 0;
             if (r.backboneFile() != null) {
@@ -212,7 +214,7 @@ final class DistillCommand extends CliCommand {
             ModelConfig backboneConfig = backboneConfig(images);
             Distiller distiller = new Distiller(source, m.teacherSource(), backboneConfig, images, kernels, settings(generated ? 0 : m.timestep(), mode, false))
                     .initWeights(init);
-            String header = String.format(Locale.ROOT, "distill: %s -> %s; %d images", source.describe(), BackboneChoice.describe(backboneConfig),
+            String header = String.format(Locale.ROOT, "distill: %s -> %s; %d images", source.describe(), Backbones.describe(backboneConfig),
                     images.size());
             run(header, distiller, backboneConfig, kernels, null);
         }
@@ -228,7 +230,7 @@ final class DistillCommand extends CliCommand {
             Distiller distiller = new Distiller(source, gan.toString(), backboneConfig, placeholder, kernels, settings(0, mode, false))
                     .initWeights(init);
             String header = String.format(Locale.ROOT, "distill: %s from %s -> %s; %dx%d px generated images", source.describe(), gan,
-                    BackboneChoice.describe(backboneConfig), placeholder.height(), placeholder.width());
+                    Backbones.describe(backboneConfig), placeholder.height(), placeholder.width());
             run(header, distiller, backboneConfig, kernels, null);
         }
         return 0;
@@ -236,7 +238,7 @@ final class DistillCommand extends CliCommand {
 
     private ModelConfig backboneConfig(ImageDataset images) {
         try {
-            return BackboneChoice.config(backbone, width, images.channels(), images.height(), 0);
+            return Backbones.config(backbone, width, images.channels(), images.height(), 0);
         } catch (IllegalArgumentException e) {
             throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
         }

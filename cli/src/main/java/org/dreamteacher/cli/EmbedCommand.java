@@ -8,6 +8,7 @@ import org.dreamteacher.data.FashionMnist;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.eval.FeatureEmbedding;
 import org.dreamteacher.nn.Backbone;
+import org.dreamteacher.nn.Backbones;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.torch.TorchRuntime;
@@ -75,7 +76,7 @@ final class EmbedCommand extends CliCommand {
                 throw new CliException("the images have " + images.channels() + " channel(s), the backbone expects " + b.inChannels()
                         + (data.images != null ? " (use --channels " + b.inChannels() + ")" : ""));
             long columns = FeatureEmbedding.columns(b, lvl);
-            out().printf(Locale.ROOT, "embed: %s (%s)%n", model, BackboneChoice.describe(m.config()));
+            out().printf(Locale.ROOT, "embed: %s (%s)%n", model, Backbones.describe(m.config()));
             out().printf(Locale.ROOT, "  %s, %d images, level %s (%d columns), batches of %d -> %s%n", describeData(), images.size(), lvl.label(),
                     columns, batchSize, out);
             out().flush();

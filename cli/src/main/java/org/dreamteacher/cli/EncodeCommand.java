@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.diffusion.GaussianDiffusion;
+import org.dreamteacher.diffusion.LoadedTeacher;
 import org.dreamteacher.features.FeatureManifest;
 import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.gan.GanConfig;
@@ -100,7 +101,7 @@ final class EncodeCommand extends CliCommand {
             throw new CliException(out + " already holds a feature store: pass --resume to continue it or choose another folder");
         TorchRuntime.init();
         if (gan != null) return encodeGenerated(p);
-        try (TeacherChoice t = teacherOptions.open()) {
+        try (LoadedTeacher t = teacherOptions.open()) {
             if (timestep >= t.schedule().timesteps())
                 throw usage("--timestep must be < the teacher's " + t.schedule().timesteps() + " timesteps, got " + timestep);
             FeatureStore.Options options = new FeatureStore.Options(chunkSize, batch, p, resume, t.source());

@@ -3,6 +3,8 @@ package org.dreamteacher.cli;
 import java.nio.file.Path;
 import java.util.Locale;
 import org.dreamteacher.diffusion.GaussianDiffusion;
+import org.dreamteacher.diffusion.Teachers;
+import org.dreamteacher.viz.SampleGrids;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -44,7 +46,7 @@ final class SampleCommand extends CliCommand {
             if (s.equals("ddim") && steps > model.timesteps())
                 throw usage("--steps must be <= the teacher's " + model.timesteps() + " timesteps, got " + steps);
             long t0 = System.nanoTime();
-            Teachers.drawSamples(model, n, s, steps, eta, seed, out);
+            SampleGrids.diffusion(model, n, s, steps, eta, seed, out);
             out().printf(Locale.ROOT, "%d samples (%s, %d steps) in %.1f s: %s%n", n, s, s.equals("ddim") ? steps : model.timesteps(),
                     (System.nanoTime() - t0) / 1e9, out);
         }

@@ -2,6 +2,7 @@ package org.dreamteacher.cli;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import org.dreamteacher.diffusion.LoadedTeacher;
 import org.dreamteacher.nn.TeacherInput;
 import picocli.CommandLine.Option;
 
@@ -66,8 +67,8 @@ final class TeacherOptions {
     }
 
     /** Loads the chosen teacher. */
-    TeacherChoice open() throws IOException {
-        return torchscript != null ? TeacherChoice.torchScript(torchscript, inChannels, schedule, timesteps, TeacherInput.parse(torchscriptInput))
-                : TeacherChoice.diffusion(teacher);
+    LoadedTeacher open() throws IOException {
+        return torchscript != null ? LoadedTeacher.torchScript(torchscript, inChannels, schedule, timesteps, TeacherInput.parse(torchscriptInput))
+                : LoadedTeacher.diffusion(teacher);
     }
 }

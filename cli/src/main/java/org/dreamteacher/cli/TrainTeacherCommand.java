@@ -7,9 +7,11 @@ import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.diffusion.DiffusionConfig;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.TeacherTrainer;
+import org.dreamteacher.diffusion.Teachers;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.viz.Charts;
+import org.dreamteacher.viz.SampleGrids;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -104,7 +106,7 @@ final class TrainTeacherCommand extends CliCommand {
         if (samples > 0 && r.teacherFile() != null) {
             Path grid = out.resolve("sample-grid.png");
             try (GaussianDiffusion teacher = Teachers.load(r.teacherFile())) {
-                Teachers.drawSamples(teacher, samples, "ddim", sampleSteps, 0.0, seed, grid);
+                SampleGrids.diffusion(teacher, samples, "ddim", sampleSteps, 0.0, seed, grid);
             }
             out().printf(Locale.ROOT, "samples (DDIM, %d steps): %s%n", sampleSteps, grid);
         }

@@ -1,10 +1,7 @@
-package org.dreamteacher.cli;
+package org.dreamteacher.nn;
 
 import java.util.List;
 import java.util.Locale;
-import org.dreamteacher.nn.ConvNeXtConfig;
-import org.dreamteacher.nn.ModelConfig;
-import org.dreamteacher.nn.ResNetConfig;
 
 /**
  * Backbone architectures by name, sized for small images: resnet18, resnet34, resnet50 (torchvision's layouts
@@ -12,18 +9,19 @@ import org.dreamteacher.nn.ResNetConfig;
  * width x 1, 2, 4, 8). Images of 64 px or less get a stride-1 stem (C2..C5 at strides 1, 2, 4, 8), larger
  * ones the usual stem (strides 4, 8, 16, 32).
  */
-final class BackboneChoice {
-    static final List<String> NAMES = List.of("resnet18", "resnet34", "resnet50", "convnext");
+public final class Backbones {
+    /** The names {@link #config} knows. */
+    public static final List<String> NAMES = List.of("resnet18", "resnet34", "resnet50", "convnext");
 
-    private BackboneChoice() {}
+    private Backbones() {}
 
     /** Whether images of this size get the small (stride-1) stem. */
-    static boolean smallStem(int imageSize) {
+    public static boolean smallStem(int imageSize) {
         return imageSize <= 64;
     }
 
     /** The config; unknown names and bad widths raise IllegalArgumentException. */
-    static ModelConfig config(String name, int width, int inChannels, int imageSize, int numClasses) {
+    public static ModelConfig config(String name, int width, int inChannels, int imageSize, int numClasses) {
         String key = name.toLowerCase(Locale.ROOT).replace("-", "");
         boolean small = smallStem(imageSize);
         return switch (key) {
@@ -38,7 +36,7 @@ final class BackboneChoice {
     }
 
     /** One line describing a config. */
-    static String describe(ModelConfig c) {
+    public static String describe(ModelConfig c) {
         if (c instanceof ResNetConfig r)
             return "ResNet-" + r.depth() + " (width " + r.width() + ", " + (r.smallStem() ? "3x3/1 stem" : "7x7/2 stem + max-pool") + ")";
         if (c instanceof ConvNeXtConfig x) return "ConvNeXt (depths " + x.depths() + ", dims " + x.dims() + ", stem stride " + x.stemStride() + ")";
