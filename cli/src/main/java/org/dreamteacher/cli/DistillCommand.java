@@ -18,7 +18,6 @@ import org.dreamteacher.eval.SegmentationFineTune;
 import org.dreamteacher.features.FeatureManifest;
 import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.gan.GanGenerator;
-import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Backbones;
@@ -250,9 +249,10 @@ final class DistillCommand extends CliCommand {
      */
     private Distiller.Settings settings(int t, WhitenMode mode, boolean flip) {
         Distiller.Settings d = Distiller.Settings.defaults();
-        return new Distiller.Settings(steps, batch, lr, d.weightDecay(), Math.min(d.warmupSteps(), steps), d.clipNorm(),
-                t, lambdaAt, mode, AttentionDistance.NORM, seed, checkpointEvery, MetricsLog.interval(steps), flip,
-                regressorChannels);
+        return Distiller.Settings.defaults().withSteps(steps).withBatchSize(batch).withLr(lr)
+                .withWarmupSteps(Math.min(d.warmupSteps(), steps)).withTimestep(t).withLambdaAt(lambdaAt).withWhitenMode(mode)
+                .withSeed(seed).withCheckpointEvery(checkpointEvery).withLogEvery(MetricsLog.interval(steps)).withFlip(flip)
+                .withRegressorChannels(regressorChannels);
     }
 
     /**

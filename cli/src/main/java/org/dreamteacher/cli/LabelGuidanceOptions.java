@@ -85,8 +85,8 @@ final class LabelGuidanceOptions {
         // dropLast: every step a full batch, which data-parallel ranks split into equal shares
         Batches batches = labelled.indices(idx).batchSize(batch).seed(SeededRandom.mix(seed, SeedStreams.LABELLED_BATCHES)).dropLast(true)
                 .augmentation(Augmentation.flip()).build();
-        LabelGuidance.Settings settings = new LabelGuidance.Settings(lambdaLd, tau, interpreterSteps, d.interpreterBatch(), d.interpreterLr(),
-                d.diceWeight(), d.interpreterChannels());
+        LabelGuidance.Settings settings = LabelGuidance.Settings.defaults().withLambdaLd(lambdaLd).withTemperature(tau)
+                .withInterpreterSteps(interpreterSteps);
         return new LabelGuidance(task, numClasses, batches, settings);
     }
 }

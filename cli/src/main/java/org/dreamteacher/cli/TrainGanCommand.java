@@ -85,8 +85,9 @@ final class TrainGanCommand extends CliCommand {
         } catch (IllegalArgumentException e) {
             throw usage(DreamTeacherCli.Errors.oneLine(e.getMessage()));
         }
-        GanTrainer.Settings settings = new GanTrainer.Settings(steps, batch, lr, r1Gamma, r1Every, ema, seed, checkpointEvery, sampleEvery,
-                MetricsLog.interval(steps), true, samples);
+        GanTrainer.Settings settings = GanTrainer.Settings.defaults().withSteps(steps).withBatchSize(batch).withLr(lr).withR1Gamma(r1Gamma)
+                .withR1Every(r1Every).withEmaDecay(ema).withSeed(seed).withCheckpointEvery(checkpointEvery).withSampleEvery(sampleEvery)
+                .withLogEvery(MetricsLog.interval(steps)).withSamples(samples);
         out().printf(Locale.ROOT, "train-gan: %s, %d images of %dx%dx%d on a %d px canvas; generator widths %s, z and w %d%n", data.describe(),
                 images.size(), images.channels(), images.height(), images.width(), config.canvasSize(), config.widths(), config.zDim());
         out().printf(Locale.ROOT, "  %d steps, batch %d, lr %s, R1 gamma %s every %d steps, EMA %s, seed %d -> %s%s%n", steps, batch, num(lr),

@@ -86,8 +86,9 @@ final class TrainTeacherCommand extends CliCommand {
         }
         if (sampleSteps > config.timesteps()) throw usage("--sample-steps must be <= --timesteps (" + config.timesteps() + ")");
         if (batch > images.size()) throw usage("--batch " + batch + " is larger than the " + images.size() + " training images");
-        TeacherTrainer.Settings settings = new TeacherTrainer.Settings(steps, batch, lr, 0.0, warmup, 1.0, ema, seed, checkpointEvery,
-                MetricsLog.interval(steps), true);
+        TeacherTrainer.Settings settings = TeacherTrainer.Settings.defaults().withSteps(steps).withBatchSize(batch).withLr(lr)
+                .withWarmupSteps(warmup).withEmaDecay(ema).withSeed(seed).withCheckpointEvery(checkpointEvery)
+                .withLogEvery(MetricsLog.interval(steps));
         var u = config.unet();
         out().printf(Locale.ROOT, "train-teacher: %s, %d images; U-Net %dx%dx%d, base %d, mult %s, %d res block(s), attention %s, taps %s; "
                 + "%s schedule, T = %d%n", data.describe(), images.size(), u.inChannels(), u.imageSize(), u.imageSize(), u.baseChannels(),

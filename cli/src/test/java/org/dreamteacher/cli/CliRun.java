@@ -78,7 +78,8 @@ record CliRun(int exitCode, String out, String err) {
      */
     static Path tinyTeacher(Path dir) throws IOException {
         UNetConfig u = new UNetConfig(1, 1, 28, 8, List.of(1, 2), 1, List.of(), 4, 0, false, 0.0, 0, 4, List.of(0, 2));
-        TeacherTrainer.Settings s = new TeacherTrainer.Settings(2, 4, 1e-3, 0.0, 1, 1.0, 0.9, 0, 100, 1, true);
+        TeacherTrainer.Settings s = TeacherTrainer.Settings.defaults().withSteps(2).withBatchSize(4).withLr(1e-3).withWarmupSteps(1)
+                .withEmaDecay(0.9).withCheckpointEvery(100).withLogEvery(1);
         return new TeacherTrainer(DiffusionConfig.of(u), FashionMnist.embeddedSubset().train(), s).run(dir, false).teacherFile();
     }
 }

@@ -24,8 +24,6 @@ import org.dreamteacher.distill.Distiller;
 import org.dreamteacher.eval.BackboneSource;
 import org.dreamteacher.eval.Classifier;
 import org.dreamteacher.eval.Mode;
-import org.dreamteacher.kernels.AttentionDistance;
-import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Backbones;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ConfiguredModule;
@@ -145,10 +143,9 @@ public final class Demo {
         t = System.nanoTime();
         ResNetConfig backboneConfig = ResNetConfig.small(18, plan.width(), 1, 0);
         Distiller.Settings d = Distiller.Settings.defaults();
-        Distiller.Settings ds = new Distiller.Settings(plan.distillSteps(), plan.distillBatch(), d.lr(), d.weightDecay(),
-                Math.min(d.warmupSteps(), Math.max(1, plan.distillSteps() / 10)), d.clipNorm(), plan.timestep(), d.lambdaAt(), WhitenMode.PER_SAMPLE,
-                AttentionDistance.NORM, seed, plan.distillSteps(), Math.max(1, Math.min(5, plan.distillSteps() / 10)), true,
-                plan.regressorChannels());
+        Distiller.Settings ds = Distiller.Settings.defaults().withSteps(plan.distillSteps()).withBatchSize(plan.distillBatch())
+                .withWarmupSteps(Math.min(d.warmupSteps(), Math.max(1, plan.distillSteps() / 10))).withSeed(seed)
+                .withCheckpointEvery(plan.distillSteps()).withLogEvery(Math.max(1, Math.min(5, plan.distillSteps() / 10)));
         Distiller distiller = new Distiller(teacher.unet(), teacher.schedule(), teacherSource, backboneConfig, train, kernels, ds);
         Path runDir = out.resolve("distill");
         clearPreviousRun(runDir);
@@ -228,8 +225,9 @@ public final class Demo {
         UNetConfig u = UNetConfig.of(1, FashionMnist.SIZE, 32, List.of(1, 2, 2)).withNumResBlocks(1).withAttention(List.of(7), 4, true)
                 .withTaps(List.of(0, 2, 4));
         double ema = steps >= 2000 ? 0.999 : 0.99;
-        TeacherTrainer.Settings s = new TeacherTrainer.Settings(steps, 32, 1e-3, 0.0, Math.min(100, Math.max(1, steps / 10)), 1.0, ema, seed,
-                Math.max(50, steps / 4), MetricsLog.interval(steps), true);
+        TeacherTrainer.Settings s = TeacherTrainer.Settings.defaults().withSteps(steps).withBatchSize(32).withLr(1e-3)
+                .withWarmupSteps(Math.min(100, Math.max(1, steps / 10))).withEmaDecay(ema).withSeed(seed)
+                .withCheckpointEvery(Math.max(50, steps / 4)).withLogEvery(MetricsLog.interval(steps));
         Path dir = out.resolve("teacher");
         clearPreviousRun(dir);
         TeacherTrainer.Result r = new TeacherTrainer(DiffusionConfig.of(u), FashionMnist.embeddedSubset().train(), s).run(dir, false);

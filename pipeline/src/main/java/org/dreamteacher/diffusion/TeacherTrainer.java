@@ -47,6 +47,50 @@ public final class TeacherTrainer {
         public static Settings defaults() {
             return new Settings(20_000, 64, 2e-4, 0.0, 200, 1.0, 0.999, 0, 500, 20, true);
         }
+
+        public Settings withSteps(int v) {
+            return new Settings(v, batchSize, lr, weightDecay, warmupSteps, clipNorm, emaDecay, seed, checkpointEvery, logEvery, flip);
+        }
+
+        public Settings withBatchSize(int v) {
+            return new Settings(steps, v, lr, weightDecay, warmupSteps, clipNorm, emaDecay, seed, checkpointEvery, logEvery, flip);
+        }
+
+        public Settings withLr(double v) {
+            return new Settings(steps, batchSize, v, weightDecay, warmupSteps, clipNorm, emaDecay, seed, checkpointEvery, logEvery, flip);
+        }
+
+        public Settings withWeightDecay(double v) {
+            return new Settings(steps, batchSize, lr, v, warmupSteps, clipNorm, emaDecay, seed, checkpointEvery, logEvery, flip);
+        }
+
+        public Settings withWarmupSteps(int v) {
+            return new Settings(steps, batchSize, lr, weightDecay, v, clipNorm, emaDecay, seed, checkpointEvery, logEvery, flip);
+        }
+
+        public Settings withClipNorm(double v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, v, emaDecay, seed, checkpointEvery, logEvery, flip);
+        }
+
+        public Settings withEmaDecay(double v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, v, seed, checkpointEvery, logEvery, flip);
+        }
+
+        public Settings withSeed(long v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, emaDecay, v, checkpointEvery, logEvery, flip);
+        }
+
+        public Settings withCheckpointEvery(int v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, emaDecay, seed, v, logEvery, flip);
+        }
+
+        public Settings withLogEvery(int v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, emaDecay, seed, checkpointEvery, v, flip);
+        }
+
+        public Settings withFlip(boolean v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, emaDecay, seed, checkpointEvery, logEvery, v);
+        }
     }
 
     public record Result(Path runDir, Path teacherFile, double firstLoss, double lastLoss, long steps, double seconds) {}

@@ -78,6 +78,76 @@ public final class Distiller {
             return new Settings(s, batchSize, lr, weightDecay, Math.min(warmupSteps, s), clipNorm, timestep, lambdaAt, whitenMode,
                     distance, seed, checkpointEvery, logEvery, flip, regressorChannels);
         }
+
+        public Settings withBatchSize(int v) {
+            return new Settings(steps, v, lr, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withLr(double v) {
+            return new Settings(steps, batchSize, v, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withWeightDecay(double v) {
+            return new Settings(steps, batchSize, lr, v, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withWarmupSteps(int v) {
+            return new Settings(steps, batchSize, lr, weightDecay, v, clipNorm, timestep, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withClipNorm(double v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, v, timestep, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withTimestep(int v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, v, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withLambdaAt(float v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, timestep, v, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withWhitenMode(WhitenMode v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, v, distance, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withDistance(AttentionDistance v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, v, seed,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withSeed(long v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, distance, v,
+                    checkpointEvery, logEvery, flip, regressorChannels);
+        }
+
+        public Settings withCheckpointEvery(int v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, distance, seed, v,
+                    logEvery, flip, regressorChannels);
+        }
+
+        public Settings withLogEvery(int v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, v, flip, regressorChannels);
+        }
+
+        public Settings withFlip(boolean v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, v, regressorChannels);
+        }
+
+        public Settings withRegressorChannels(int v) {
+            return new Settings(steps, batchSize, lr, weightDecay, warmupSteps, clipNorm, timestep, lambdaAt, whitenMode, distance, seed,
+                    checkpointEvery, logEvery, flip, v);
+        }
     }
 
     /** What a run produced; {@code backboneFile} is null when it stopped before the last step. */

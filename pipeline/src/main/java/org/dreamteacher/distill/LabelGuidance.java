@@ -72,6 +72,34 @@ public final class LabelGuidance {
         public static Settings defaults() {
             return new Settings(1f, 4f, 200, 32, 1e-2, 3.0, 64);
         }
+
+        public Settings withLambdaLd(float v) {
+            return new Settings(v, temperature, interpreterSteps, interpreterBatch, interpreterLr, diceWeight, interpreterChannels);
+        }
+
+        public Settings withTemperature(float v) {
+            return new Settings(lambdaLd, v, interpreterSteps, interpreterBatch, interpreterLr, diceWeight, interpreterChannels);
+        }
+
+        public Settings withInterpreterSteps(int v) {
+            return new Settings(lambdaLd, temperature, v, interpreterBatch, interpreterLr, diceWeight, interpreterChannels);
+        }
+
+        public Settings withInterpreterBatch(int v) {
+            return new Settings(lambdaLd, temperature, interpreterSteps, v, interpreterLr, diceWeight, interpreterChannels);
+        }
+
+        public Settings withInterpreterLr(double v) {
+            return new Settings(lambdaLd, temperature, interpreterSteps, interpreterBatch, v, diceWeight, interpreterChannels);
+        }
+
+        public Settings withDiceWeight(double v) {
+            return new Settings(lambdaLd, temperature, interpreterSteps, interpreterBatch, interpreterLr, v, interpreterChannels);
+        }
+
+        public Settings withInterpreterChannels(int v) {
+            return new Settings(lambdaLd, temperature, interpreterSteps, interpreterBatch, interpreterLr, diceWeight, v);
+        }
     }
 
     private final Task task;

@@ -136,6 +136,22 @@ public final class Classifier {
         public Settings withWeightDecay(double w) {
             return new Settings(mode, labelFraction, steps, epochs, batchSize, lr, w, warmupFraction, flip, seed, evalBatchSize);
         }
+
+        public Settings withMode(Mode v) {
+            return new Settings(v, labelFraction, steps, epochs, batchSize, lr, weightDecay, warmupFraction, flip, seed, evalBatchSize);
+        }
+
+        public Settings withWarmupFraction(double v) {
+            return new Settings(mode, labelFraction, steps, epochs, batchSize, lr, weightDecay, v, flip, seed, evalBatchSize);
+        }
+
+        public Settings withFlip(boolean v) {
+            return new Settings(mode, labelFraction, steps, epochs, batchSize, lr, weightDecay, warmupFraction, v, seed, evalBatchSize);
+        }
+
+        public Settings withEvalBatchSize(int v) {
+            return new Settings(mode, labelFraction, steps, epochs, batchSize, lr, weightDecay, warmupFraction, flip, seed, v);
+        }
     }
 
     /**

@@ -91,11 +91,13 @@ public final class SegmentationFineTune {
         }
 
         public Settings withSeed(long s) {
-            return new Settings(mode, steps, batchSize, lr, weightDecay, warmupFraction, flip, headChannels, s, evalBatchSize, overlaySamples);
+            return new Settings(mode, steps, batchSize, lr, weightDecay, warmupFraction, flip, headChannels, s, evalBatchSize,
+                    overlaySamples);
         }
 
         public Settings withSteps(int n) {
-            return new Settings(mode, n, batchSize, lr, weightDecay, warmupFraction, flip, headChannels, seed, evalBatchSize, overlaySamples);
+            return new Settings(mode, n, batchSize, lr, weightDecay, warmupFraction, flip, headChannels, seed, evalBatchSize,
+                    overlaySamples);
         }
 
         public Settings withBatchSize(int b) {
@@ -107,7 +109,34 @@ public final class SegmentationFineTune {
         }
 
         public Settings withLr(double r) {
-            return new Settings(mode, steps, batchSize, r, weightDecay, warmupFraction, flip, headChannels, seed, evalBatchSize, overlaySamples);
+            return new Settings(mode, steps, batchSize, r, weightDecay, warmupFraction, flip, headChannels, seed, evalBatchSize,
+                    overlaySamples);
+        }
+
+        public Settings withMode(Mode v) {
+            return new Settings(v, steps, batchSize, lr, weightDecay, warmupFraction, flip, headChannels, seed, evalBatchSize,
+                    overlaySamples);
+        }
+
+        public Settings withWeightDecay(double v) {
+            return new Settings(mode, steps, batchSize, lr, v, warmupFraction, flip, headChannels, seed, evalBatchSize, overlaySamples);
+        }
+
+        public Settings withWarmupFraction(double v) {
+            return new Settings(mode, steps, batchSize, lr, weightDecay, v, flip, headChannels, seed, evalBatchSize, overlaySamples);
+        }
+
+        public Settings withFlip(boolean v) {
+            return new Settings(mode, steps, batchSize, lr, weightDecay, warmupFraction, v, headChannels, seed, evalBatchSize,
+                    overlaySamples);
+        }
+
+        public Settings withEvalBatchSize(int v) {
+            return new Settings(mode, steps, batchSize, lr, weightDecay, warmupFraction, flip, headChannels, seed, v, overlaySamples);
+        }
+
+        public Settings withOverlaySamples(int v) {
+            return new Settings(mode, steps, batchSize, lr, weightDecay, warmupFraction, flip, headChannels, seed, evalBatchSize, v);
         }
     }
 

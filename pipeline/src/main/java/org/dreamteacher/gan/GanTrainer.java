@@ -76,6 +76,55 @@ public final class GanTrainer {
         public static Settings defaults() {
             return new Settings(10_000, 32, 2e-3, 0.01, 16, 0.999, 0, 500, 500, 20, true, 16);
         }
+
+        public Settings withSteps(int v) {
+            return new Settings(v, batchSize, lr, r1Gamma, r1Every, emaDecay, seed, checkpointEvery, sampleEvery, logEvery, flip, samples);
+        }
+
+        public Settings withBatchSize(int v) {
+            return new Settings(steps, v, lr, r1Gamma, r1Every, emaDecay, seed, checkpointEvery, sampleEvery, logEvery, flip, samples);
+        }
+
+        public Settings withLr(double v) {
+            return new Settings(steps, batchSize, v, r1Gamma, r1Every, emaDecay, seed, checkpointEvery, sampleEvery, logEvery, flip,
+                    samples);
+        }
+
+        public Settings withR1Gamma(double v) {
+            return new Settings(steps, batchSize, lr, v, r1Every, emaDecay, seed, checkpointEvery, sampleEvery, logEvery, flip, samples);
+        }
+
+        public Settings withR1Every(int v) {
+            return new Settings(steps, batchSize, lr, r1Gamma, v, emaDecay, seed, checkpointEvery, sampleEvery, logEvery, flip, samples);
+        }
+
+        public Settings withEmaDecay(double v) {
+            return new Settings(steps, batchSize, lr, r1Gamma, r1Every, v, seed, checkpointEvery, sampleEvery, logEvery, flip, samples);
+        }
+
+        public Settings withSeed(long v) {
+            return new Settings(steps, batchSize, lr, r1Gamma, r1Every, emaDecay, v, checkpointEvery, sampleEvery, logEvery, flip, samples);
+        }
+
+        public Settings withCheckpointEvery(int v) {
+            return new Settings(steps, batchSize, lr, r1Gamma, r1Every, emaDecay, seed, v, sampleEvery, logEvery, flip, samples);
+        }
+
+        public Settings withSampleEvery(int v) {
+            return new Settings(steps, batchSize, lr, r1Gamma, r1Every, emaDecay, seed, checkpointEvery, v, logEvery, flip, samples);
+        }
+
+        public Settings withLogEvery(int v) {
+            return new Settings(steps, batchSize, lr, r1Gamma, r1Every, emaDecay, seed, checkpointEvery, sampleEvery, v, flip, samples);
+        }
+
+        public Settings withFlip(boolean v) {
+            return new Settings(steps, batchSize, lr, r1Gamma, r1Every, emaDecay, seed, checkpointEvery, sampleEvery, logEvery, v, samples);
+        }
+
+        public Settings withSamples(int v) {
+            return new Settings(steps, batchSize, lr, r1Gamma, r1Every, emaDecay, seed, checkpointEvery, sampleEvery, logEvery, flip, v);
+        }
     }
 
     public record Result(Path runDir, Path generatorFile, double lastLossG, double lastLossD, long steps, double seconds) {}

@@ -18,8 +18,6 @@ import org.dreamteacher.features.FeatureManifest;
 import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.gan.GanConfig;
 import org.dreamteacher.gan.GanGenerator;
-import org.dreamteacher.kernels.AttentionDistance;
-import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.ResNetConfig;
 import org.dreamteacher.torch.TensorFile;
@@ -53,7 +51,8 @@ class GanDistillationTest {
     }
 
     static Distiller.Settings settings(int steps) {
-        return new Distiller.Settings(steps, 4, 2e-3, 0.01, 1, 1.0, 0, 10f, WhitenMode.PER_SAMPLE, AttentionDistance.NORM, 5, 2, 1, false, 16);
+        return Distiller.Settings.defaults().withSteps(steps).withBatchSize(4).withLr(2e-3).withWeightDecay(0.01).withWarmupSteps(1)
+                .withTimestep(0).withSeed(5).withCheckpointEvery(2).withLogEvery(1).withFlip(false).withRegressorChannels(16);
     }
 
     static Distiller distiller(GanFeatures source, int steps) {

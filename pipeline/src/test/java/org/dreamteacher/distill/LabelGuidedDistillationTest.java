@@ -26,9 +26,7 @@ import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.SegmentationDataset;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.eval.SegmentationFineTune;
-import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
-import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.FeatureMap;
@@ -68,11 +66,13 @@ class LabelGuidedDistillationTest {
         for (int i = 0; i < labelled.length; i++) labelled[i] = i;
         Batches b = Batches.of(images).indices(labelled).batchSize(20).seed(3).augmentation(Augmentation.flip()).build();
         return new LabelGuidance(LabelGuidance.Task.CLASSIFICATION, 10, b,
-                new LabelGuidance.Settings(1f, 4f, interpreterSteps, 20, 2e-2, 3.0, 16));
+                LabelGuidance.Settings.defaults().withInterpreterSteps(interpreterSteps).withInterpreterBatch(20).withInterpreterLr(2e-2)
+                        .withInterpreterChannels(16));
     }
 
     private static Distiller.Settings settings(int steps) {
-        return new Distiller.Settings(steps, 16, 2e-3, 0.01, 2, 1.0, 20, 10f, WhitenMode.PER_SAMPLE, AttentionDistance.NORM, 5, 3, 1, true, 16);
+        return Distiller.Settings.defaults().withSteps(steps).withBatchSize(16).withLr(2e-3).withWeightDecay(0.01).withWarmupSteps(2)
+                .withTimestep(20).withSeed(5).withCheckpointEvery(3).withLogEvery(1).withRegressorChannels(16);
     }
 
     private static Distiller distiller(ImageDataset data, int steps, LabelGuidance guidance) {
@@ -130,7 +130,8 @@ class LabelGuidedDistillationTest {
         int[] labelled = new int[30];
         for (int i = 0; i < labelled.length; i++) labelled[i] = i;
         Batches b = Batches.of(images).indices(labelled).batchSize(15).seed(3).build();
-        LabelGuidance g = new LabelGuidance(LabelGuidance.Task.CLASSIFICATION, 10, b, new LabelGuidance.Settings(1f, 4f, 80, 15, 1e-2, 3.0, 64));
+        LabelGuidance g = new LabelGuidance(LabelGuidance.Task.CLASSIFICATION, 10, b, LabelGuidance.Settings.defaults()
+                .withInterpreterSteps(80).withInterpreterBatch(15));
         try (PixelInterpreter interpreter = g.interpreter(features, run, 1)) {
             assertTrue(!interpreter.parameters().get(0).requires_grad(), "the interpreter is frozen");
         }
@@ -168,9 +169,10 @@ class LabelGuidedDistillationTest {
         int[] labelled = {0, 1, 2, 3, 4, 5, 6, 7};
         Batches b = Batches.of(scenes).indices(labelled).batchSize(8).seed(3).augmentation(Augmentation.flip()).build();
         LabelGuidance g = new LabelGuidance(LabelGuidance.Task.SEGMENTATION, FashionScenes.NUM_CLASSES, b,
-                new LabelGuidance.Settings(1f, 4f, 4, 8, 5e-3, 3.0, 16));
-        Distiller.Settings s = new Distiller.Settings(3, 8, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE, AttentionDistance.NORM, 5, 3, 1,
-                true, 16);
+                LabelGuidance.Settings.defaults().withInterpreterSteps(4).withInterpreterBatch(8).withInterpreterLr(5e-3)
+                        .withInterpreterChannels(16));
+        Distiller.Settings s = Distiller.Settings.defaults().withSteps(3).withBatchSize(8).withLr(2e-3).withWeightDecay(0.01)
+                .withWarmupSteps(1).withTimestep(20).withSeed(5).withCheckpointEvery(3).withLogEvery(1).withRegressorChannels(16);
         Distiller.Result r = new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 0), scenes.images(),
                 TensorLossKernels.get("cpu"), s).withLabelGuidance(g).run(dir.resolve("seg"), false);
         assertTrue(Files.isRegularFile(r.backboneFile()));

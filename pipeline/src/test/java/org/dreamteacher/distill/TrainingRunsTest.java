@@ -18,9 +18,7 @@ import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.TeacherTrainer;
 import org.dreamteacher.diffusion.UNetConfig;
 import org.dreamteacher.features.FeatureStore;
-import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
-import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.ResNetConfig;
 import org.dreamteacher.torch.TensorFile;
@@ -61,7 +59,8 @@ class TrainingRunsTest {
 
     /** {@link #tinyTeacher()} trained for 4 steps on {@code images} in {@code runDir}. */
     static GaussianDiffusion trainTinyTeacher(ImageDataset images, Path runDir) throws IOException {
-        TeacherTrainer.Settings s = new TeacherTrainer.Settings(4, 16, 1e-3, 0, 1, 1, 0.9, 3, 100, 1, true);
+        TeacherTrainer.Settings s = TeacherTrainer.Settings.defaults().withSteps(4).withBatchSize(16).withLr(1e-3).withWeightDecay(0)
+                .withWarmupSteps(1).withClipNorm(1).withEmaDecay(0.9).withSeed(3).withCheckpointEvery(100).withLogEvery(1);
         Path file = new TeacherTrainer(tinyTeacher(), images, s).run(runDir, false).teacherFile();
         return Checkpoints.load(file, GaussianDiffusion.class);
     }
@@ -73,8 +72,8 @@ class TrainingRunsTest {
     }
 
     private static Distiller distiller(int steps) {
-        Distiller.Settings s = new Distiller.Settings(steps, 16, 2e-3, 0.01, 2, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
-                AttentionDistance.NORM, 5, 3, 1, true, 16);
+        Distiller.Settings s = Distiller.Settings.defaults().withSteps(steps).withBatchSize(16).withLr(2e-3).withWeightDecay(0.01)
+                .withWarmupSteps(2).withTimestep(20).withSeed(5).withCheckpointEvery(3).withLogEvery(1).withRegressorChannels(16);
         return new Distiller(teacher.unet(), teacher.schedule(), "tiny", ResNetConfig.small(18, 4, 1, 10), images,
                 TensorLossKernels.get("cpu"), s);
     }
@@ -104,8 +103,9 @@ class TrainingRunsTest {
         List<org.dreamteacher.nn.ModelConfig> backbones = List.of(ResNetConfig.small(18, 4, 1, 10),
                 org.dreamteacher.nn.ConvNeXtConfig.of(List.of(1, 1, 1, 1), List.of(4, 8, 8, 16), 1, 10, 1));
         for (org.dreamteacher.nn.ModelConfig config : backbones) {
-            Distiller.Settings s = new Distiller.Settings(1, 16, 1e-3, 0, 0, 0, 20, 10f, WhitenMode.PER_SAMPLE,
-                    AttentionDistance.NORM, 5, 1, 1, false, 8);
+            Distiller.Settings s = Distiller.Settings.defaults().withSteps(1).withBatchSize(16).withWeightDecay(0).withWarmupSteps(0)
+                    .withClipNorm(0).withTimestep(20).withSeed(5).withCheckpointEvery(1).withLogEvery(1).withFlip(false)
+                    .withRegressorChannels(8);
             Path run = dir.resolve("every-stage-" + config.kind());
             Distiller.Result r = new Distiller(teacher.unet(), teacher.schedule(), "tiny", config, images,
                     TensorLossKernels.get("cpu"), s).run(run, false);
@@ -143,10 +143,11 @@ class TrainingRunsTest {
     void distillationFromAStoredFeatureDataset() throws IOException {
         Path store = dir.resolve("store");
         FeatureStore.encode(teacher.unet(), teacher.schedule(), images, 20, 5, store, 32, FeatureStore.Precision.FLOAT16, false);
-        Distiller.Settings noFlip = new Distiller.Settings(3, 16, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
-                AttentionDistance.NORM, 5, 3, 1, false, 16);
-        Distiller.Settings flip = new Distiller.Settings(3, 16, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
-                AttentionDistance.NORM, 5, 3, 1, true, 16);
+        Distiller.Settings noFlip = Distiller.Settings.defaults().withSteps(3).withBatchSize(16).withLr(2e-3).withWeightDecay(0.01)
+                .withWarmupSteps(1).withTimestep(20).withSeed(5).withCheckpointEvery(3).withLogEvery(1).withFlip(false)
+                .withRegressorChannels(16);
+        Distiller.Settings flip = Distiller.Settings.defaults().withSteps(3).withBatchSize(16).withLr(2e-3).withWeightDecay(0.01)
+                .withWarmupSteps(1).withTimestep(20).withSeed(5).withCheckpointEvery(3).withLogEvery(1).withRegressorChannels(16);
         try (FeatureStore features = FeatureStore.open(store)) {
             Distiller.Result r = new Distiller(new StoredFeatures(features, images), "store", ResNetConfig.small(18, 4, 1, 10), images,
                     TensorLossKernels.get("cpu"), noFlip).run(dir.resolve("stored"), false);
@@ -160,7 +161,8 @@ class TrainingRunsTest {
 
     @Test
     void resumedTeacherTrainingEndsWithTheSameWeights() throws IOException {
-        TeacherTrainer.Settings s = new TeacherTrainer.Settings(5, 16, 1e-3, 0, 1, 1, 0.9, 9, 2, 1, true);
+        TeacherTrainer.Settings s = TeacherTrainer.Settings.defaults().withSteps(5).withBatchSize(16).withLr(1e-3).withWeightDecay(0)
+                .withWarmupSteps(1).withClipNorm(1).withEmaDecay(0.9).withSeed(9).withCheckpointEvery(2).withLogEvery(1);
         new TeacherTrainer(tinyTeacher(), images, s).run(dir.resolve("tw"), false);
         new TeacherTrainer(tinyTeacher(), images, s).run(dir.resolve("tp"), false, 3);
         new TeacherTrainer(tinyTeacher(), images, s).run(dir.resolve("tp"), true);

@@ -40,7 +40,8 @@ class GanTrainingTest {
 
     /** steps, batch 8, lr 2e-3, R1 gamma 0.1 every 2 steps, EMA 0.9, seed 5, checkpoints every 2, pictures every 3, log every step. */
     static GanTrainer.Settings settings(int steps) {
-        return new GanTrainer.Settings(steps, 8, 2e-3, 0.1, 2, 0.9, 5, 2, 3, 1, true, 4);
+        return GanTrainer.Settings.defaults().withSteps(steps).withBatchSize(8).withR1Gamma(0.1).withR1Every(2).withEmaDecay(0.9)
+                .withSeed(5).withCheckpointEvery(2).withSampleEvery(3).withLogEvery(1).withSamples(4);
     }
 
     @Test
@@ -94,7 +95,9 @@ class GanTrainingTest {
         assertEquals(Files.readAllLines(dir.resolve("whole/metrics.jsonl")), Files.readAllLines(dir.resolve("parts/metrics.jsonl")));
         // a resume with other settings is refused, naming the difference
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new GanTrainer(GanTest.tiny(), images,
-                new GanTrainer.Settings(6, 8, 1e-3, 0.1, 2, 0.9, 5, 2, 3, 1, true, 4)).run(dir.resolve("parts"), true));
+                GanTrainer.Settings.defaults().withSteps(6).withBatchSize(8).withLr(1e-3).withR1Gamma(0.1).withR1Every(2).withEmaDecay(0.9)
+                        .withSeed(5).withCheckpointEvery(2).withSampleEvery(3).withLogEvery(1)
+                        .withSamples(4)).run(dir.resolve("parts"), true));
         assertTrue(e.getMessage().contains("settings.lr"), e.getMessage());
     }
 

@@ -17,10 +17,8 @@ import org.dreamteacher.diffusion.UNetConfig;
 import org.dreamteacher.distill.Distiller;
 import org.dreamteacher.distill.LabelGuidance;
 import org.dreamteacher.diffusion.TeacherTrainer;
-import org.dreamteacher.kernels.AttentionDistance;
 import org.dreamteacher.kernels.Backends;
 import org.dreamteacher.kernels.NativeLibrary;
-import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.ResNetConfig;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.Progress;
@@ -59,7 +57,7 @@ public final class ParallelWorker {
         for (int i = 0; i < labelled.length; i++) labelled[i] = i;
         Batches batches = Batches.of(images).indices(labelled).batchSize(LABELLED).seed(5).dropLast(true).build();
         return new LabelGuidance(LabelGuidance.Task.CLASSIFICATION, images.numClasses(), batches,
-                new LabelGuidance.Settings(1f, 4f, 3, LABELLED, 1e-2, 3.0, 16));
+                LabelGuidance.Settings.defaults().withInterpreterSteps(3).withInterpreterBatch(LABELLED).withInterpreterChannels(16));
     }
 
     public static void main(String[] args) {
@@ -127,13 +125,15 @@ public final class ParallelWorker {
             }
         };
         if (mode.equals("teacher")) {
-            TeacherTrainer.Settings s = new TeacherTrainer.Settings(steps, BATCH, 1e-3, 0, 1, 1.0, 0.9, 3, 1, 1, true);
+            TeacherTrainer.Settings s = TeacherTrainer.Settings.defaults().withSteps(steps).withBatchSize(BATCH).withLr(1e-3)
+                    .withWeightDecay(0).withWarmupSteps(1).withEmaDecay(0.9).withSeed(3).withCheckpointEvery(1).withLogEvery(1);
             new TeacherTrainer(tinyTeacher(), images, s).parallel(parallel).run(dir, resume);
         } else {
             torch.manual_seed(11);
             try (GaussianDiffusion teacher = tinyTeacher().build()) {
-                Distiller.Settings s = new Distiller.Settings(steps, BATCH, 2e-3, 0.01, 1, 1.0, 20, 10f, WhitenMode.PER_SAMPLE,
-                        AttentionDistance.NORM, 5, 1, 1, true, 8);
+                Distiller.Settings s = Distiller.Settings.defaults().withSteps(steps).withBatchSize(BATCH).withLr(2e-3)
+                        .withWeightDecay(0.01).withWarmupSteps(1).withTimestep(20).withSeed(5).withCheckpointEvery(1).withLogEvery(1)
+                        .withRegressorChannels(8);
                 ResNetConfig backbone = ResNetConfig.small(18, 4, 1, 10);
                 Distiller distiller = new Distiller(teacher.unet(), teacher.schedule(), "tiny", backbone, images, TensorLossKernels.get("cpu"), s);
                 if (mode.equals("guided")) distiller = distiller.withLabelGuidance(guidance(images));
