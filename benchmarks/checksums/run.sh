@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Behaviour checksums: a tiny teacher training, a distillation from that teacher, a label-guided distillation
-# from it, a fine-tuning of the distilled backbone and a segmentation fine-tuning of it, all with fixed seeds on one thread, then the SHA-256 of every model file (*.dtt) and of
+# from it, a fine-tuning of the distilled backbone and a segmentation fine-tuning of it, a tiny GAN training, a
+# distillation from its generator and a generated feature store of it, all with fixed seeds on one thread, then the SHA-256 of every model file (*.dtt) and of
 # the numbers each run wrote (metrics.jsonl and the results JSON, without wall-clock fields and with the output
 # folder's path replaced by OUT). Two builds that print the same lines compute the same things.
 #
@@ -20,7 +21,8 @@ dt() {
         --threads 1 --no-progress
 }
 
-rm -rf "$out/teacher" "$out/distill" "$out/finetune" "$out/guided" "$out/segment"
+runs="teacher distill finetune guided segment gan gan-distill gan-store"
+for r in $runs; do rm -rf "${out:?}/$r"; done
 dt train-teacher --data embedded --steps 4 --batch 8 --base-channels 8 --channel-mult 1,2 --taps 0,2 --timesteps 100 \
     --checkpoint-every 2 --samples 2 --sample-steps 5 --seed 1 --out "$out/teacher" >"$out/teacher.log"
 dt distill --data embedded --teacher "$out/teacher/teacher.dtt" --steps 3 --batch 4 --width 8 --regressor-channels 16 \
@@ -31,6 +33,12 @@ dt distill --data embedded --teacher "$out/teacher/teacher.dtt" --steps 3 --batc
     --timestep 20 --checkpoint-every 2 --label-guided --labels 1 --interpreter-steps 3 --seed 3 --out "$out/guided" >"$out/guided.log"
 dt segment --data embedded --backbone "$out/distill/backbone.dtt" --scenes 4 --test-scenes 4 --scene-size 32 --steps 3 --batch 2 \
     --head-channels 8 --out "$out/segment" >"$out/segment.log"
+dt train-gan --data embedded --steps 3 --batch 4 --width 8 --samples 4 --checkpoint-every 2 --sample-every 2 --seed 4 \
+    --out "$out/gan" >"$out/gan.log"
+dt distill --gan "$out/gan/generator.dtt" --steps 2 --batch 4 --width 4 --regressor-channels 8 --checkpoint-every 2 --seed 5 \
+    --out "$out/gan-distill" >"$out/gan-distill.log"
+dt encode --gan "$out/gan/generator.dtt" --synthetic 8 --chunk-size 4 --batch 2 --precision float32 --seed 6 \
+    --out "$out/gan-store" >"$out/gan-store.log"
 
 # The numbers of a JSON document: keys that hold wall-clock times or the build's identity are dropped, paths
 # under OUT are written relative to it; keys are sorted so that only values count.
@@ -39,9 +47,11 @@ numbers() {
 }
 
 cd "$out"
-for f in $(find teacher distill finetune guided segment -name '*.dtt' | LC_ALL=C sort); do
+# shellcheck disable=SC2086
+for f in $(find $runs -name '*.dtt' | LC_ALL=C sort); do
     sha256sum "$f"
 done
-for f in $(find teacher distill finetune guided segment -name '*.json' -o -name '*.jsonl' | LC_ALL=C sort); do
+# shellcheck disable=SC2086
+for f in $(find $runs -name '*.json' -o -name '*.jsonl' | LC_ALL=C sort); do
     echo "$(numbers "$f" | sha256sum | cut -d' ' -f1)  numbers of $f"
 done

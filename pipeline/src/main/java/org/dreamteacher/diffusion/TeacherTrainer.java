@@ -24,7 +24,6 @@ import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
-import org.dreamteacher.train.SameRun;
 import org.dreamteacher.train.TrainingLoop;
 
 /**
@@ -135,8 +134,7 @@ public final class TeacherTrainer {
     private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {
         Files.createDirectories(runDir);
         RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
-        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
-        if (snapshot.isPresent()) SameRun.check(runDir, snapshot.get().state(), state(snapshot.get().step()));
+        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume, () -> state(0));
         GaussianDiffusion model, ema;
         long start = 0;
         if (snapshot.isPresent()) {
@@ -154,7 +152,6 @@ public final class TeacherTrainer {
         options.weight_decay().put(s.weightDecay());
         TensorVector params = model.parameters();
         AdamW optimizer = new AdamW(params, options);
-        if (snapshot.isPresent()) snapshot.get().loadOptimizer("adamw", optimizer);
         Batches batches = parallel.shard(Batches.of(data).batchSize(s.batchSize()).seed(s.seed()).dropLast(true)
                 .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build());
         parallel.begin(start, List.of(model, ema));
@@ -180,12 +177,11 @@ public final class TeacherTrainer {
                 .seeds(n -> parallel.stepSeed(s.seed() * 1_000_003L + n))
                 .parallel(parallel, List.of(model))
                 .clipNorm(s.clipNorm())
-                .from(start)
                 .stopAfter(stopAfter)
                 .progress("train-teacher")
                 .metrics(log, s.logEvery(), (record, window) -> record.put("loss", window.meanLoss()).put("lr", window.last().lr()))
-                .checkpoints(checkpoints, s.checkpointEvery(),
-                        done -> checkpoints.save(done, Map.of("diffusion", model, "ema", ema), Map.of("adamw", optimizer), state(done)))
+                .checkpoints(checkpoints, snapshot, s.checkpointEvery(), Map.of("diffusion", model, "ema", ema), Map.of("adamw", optimizer),
+                        this::state)
                 .listener(new TrainingLoop.TrainingListener() {
                     @Override
                     public void onFinish(TrainingLoop.Outcome o) throws IOException {

@@ -273,14 +273,14 @@ public final class Distiller {
     private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {
         Files.createDirectories(runDir);
         RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
-        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
+        // every setting, the backbone, the teacher (path, file and input contract), the data and the label guidance; only --steps may grow
+        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume, () -> state(0, null));
 
         ConfiguredModule backboneModule;
         FeatureRegressor regressor;
         SegmentationHead segHead = null;
         long start;
         if (snapshot.isPresent()) {
-            checkSameRun(snapshot.get().state(), runDir);
             backboneModule = snapshot.get().model("backbone");
             regressor = snapshot.get().model("regressor", FeatureRegressor.class);
             if (guidance != null && guidance.task() == LabelGuidance.Task.SEGMENTATION)
@@ -325,7 +325,6 @@ public final class Distiller {
         AdamWOptions options = new AdamWOptions(s.lr());
         options.weight_decay().put(s.weightDecay());
         AdamW optimizer = new AdamW(params, options);
-        if (snapshot.isPresent()) snapshot.get().loadOptimizer("adamw", optimizer);
         parallel.begin(start, List.copyOf(saved.values()));
 
         CosineSchedule lr = new CosineSchedule(s.lr(), s.warmupSteps(), s.steps(), 0.01);
@@ -384,7 +383,6 @@ public final class Distiller {
                 .seeds(n -> parallel.stepSeed(s.seed() * 1_000_003L + n))
                 .parallel(parallel, List.copyOf(saved.values()))
                 .clipNorm(s.clipNorm())
-                .from(start)
                 .stopAfter(stopAfter)
                 .progress("distill")
                 .metrics(log, s.logEvery(), (record, window) -> {
@@ -392,7 +390,7 @@ public final class Distiller {
                     if (guidance != null) record.put("label_distill", terms[2]);
                     record.put("lr", window.last().lr());
                 })
-                .checkpoints(checkpoints, s.checkpointEvery(), done -> checkpoints.save(done, saved, Map.of("adamw", optimizer), state(done, pairing)))
+                .checkpoints(checkpoints, snapshot, s.checkpointEvery(), saved, Map.of("adamw", optimizer), done -> state(done, pairing))
                 .listener(new TrainingLoop.TrainingListener() {
                     @Override
                     public void onFinish(TrainingLoop.Outcome o) throws IOException {
@@ -474,10 +472,6 @@ public final class Distiller {
         }
     }
 
-    private void checkSameRun(JsonNode state, Path runDir) {
-        // every setting, the backbone, the teacher (path, file and input contract), the data and the label guidance; only --steps may grow
-        org.dreamteacher.train.SameRun.check(runDir, state, state(0, null));
-    }
 
 
 }

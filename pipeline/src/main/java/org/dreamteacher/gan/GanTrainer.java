@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,13 +27,11 @@ import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.nn.Checkpoints;
-import org.dreamteacher.parallel.DataParallel;
+import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.MetricsLog;
-import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
-import org.dreamteacher.train.SameRun;
-import org.dreamteacher.train.StepGuard;
+import org.dreamteacher.train.TrainingLoop;
 import org.dreamteacher.viz.Charts;
 import org.dreamteacher.viz.Pictures;
 
@@ -162,8 +159,7 @@ public final class GanTrainer {
     private Result runUnlocked(Path runDir, boolean resume, long stopAfter) throws IOException {
         Files.createDirectories(runDir);
         RunCheckpoints checkpoints = new RunCheckpoints(runDir, 2);
-        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume);
-        if (snapshot.isPresent()) SameRun.check(runDir, snapshot.get().state(), state(snapshot.get().step()));
+        Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(resume, () -> state(0));
         GanGenerator g, ema;
         GanDiscriminator d;
         if (snapshot.isPresent()) {
@@ -184,92 +180,92 @@ public final class GanTrainer {
         }
     }
 
+    /**
+     * One training step is two updates on the one training loop: the discriminator's (its loss on real and
+     * generated images, with lazy R1), then the generator's against the updated discriminator; the EMA follows.
+     */
     private Result train(Path runDir, Optional<RunCheckpoints.Snapshot> snapshot, RunCheckpoints checkpoints, long stopAfter, GanGenerator g,
             GanDiscriminator d, GanGenerator ema, Adam optG, Adam optD) throws IOException {
         long start = snapshot.map(RunCheckpoints.Snapshot::step).orElse(0L);
         ema.eval();
         TensorVector gParams = g.parameters(), dParams = d.parameters();
-        if (snapshot.isPresent()) {
-            snapshot.get().loadOptimizer("adam-g", optG);
-            snapshot.get().loadOptimizer("adam-d", optD);
-        }
         Batches batches = Batches.of(data).batchSize(s.batchSize()).seed(s.seed()).dropLast(true)
                 .augmentation(s.flip() ? Augmentation.flip() : Augmentation.NONE).build();
         int canvas = config.canvasSize();
         g.train(true);
         d.train(true);
-        double lastG = Double.NaN, lastD = Double.NaN;
-        long t0 = System.nanoTime();
-        long end = Math.min(s.steps(), stopAfter);
-        try (MetricsLog log = MetricsLog.open(runDir.resolve("metrics.jsonl"), start);
-                Progress bar = Progress.start("train-gan", s.steps(), start, "step")) {
-            Window window = new Window();
-            for (long step = start; step < end; step++) {
-                double lossG, lossD, r1 = Double.NaN, realScore, fakeScore;
-                try (PointerScope scope = new PointerScope()) {
-                    torch.manual_seed(SeededRandom.mix(s.seed(), SeedStreams.GAN_STEP, step));
-                    int epoch = (int) (step / batches.stepsPerEpoch());
-                    Tensor real = GanGenerator.padToCanvas(batches.batch(epoch, (int) (step % batches.stepsPerEpoch())).images(), canvas);
-                    long n = real.size(0);
-
-                    // Discriminator step, with R1 on the real images every r1Every steps.
-                    boolean doR1 = s.r1Gamma() > 0 && step % s.r1Every() == 0;
-                    Tensor fake;
-                    try (NoGradGuard ng = new NoGradGuard()) {
-                        fake = g.forward(g.latents(n));
-                    }
-                    Tensor realIn = doR1 ? real.detach().set_requires_grad(true) : real;
-                    Tensor realLogits = d.forward(realIn);
-                    Tensor fakeLogits = d.forward(fake);
-                    Tensor dLoss = softplus(fakeLogits).mean().add(softplus(realLogits.neg()).mean());
-                    Tensor dTotal = dLoss;
-                    if (doR1) {
-                        Tensor penalty = r1Penalty(realLogits, realIn);
-                        r1 = penalty.item_double();
-                        dTotal = dLoss.add(penalty.mul(s(s.r1Gamma() / 2 * s.r1Every())));
-                    }
-                    optD.zero_grad();
-                    dTotal.backward();
-                    lossD = dLoss.item_double();
-                    realScore = realLogits.mean().item_double();
-                    fakeScore = fakeLogits.mean().item_double();
-                    StepGuard.check(DataParallel.SINGLE, dParams, dTotal.item_double(), step, "discriminator loss",
-                            checkpoints::describeLatest, checkpoints.nonFiniteAdvice());
-                    optD.step();
-
-                    // Generator step; the discriminator's weights need no gradient here.
-                    requireGrad(dParams, false);
-                    try {
-                        Tensor gLoss = softplus(d.forward(g.forward(g.latents(n))).neg()).mean();
-                        optG.zero_grad();
-                        gLoss.backward();
-                        lossG = gLoss.item_double();
-                        StepGuard.check(DataParallel.SINGLE, gParams, lossG, step, "generator loss", checkpoints::describeLatest,
-                                checkpoints.nonFiniteAdvice());
-                        optG.step();
-                    } finally {
-                        requireGrad(dParams, true);
-                    }
-                    updateEma(g, ema, s.emaDecay());
-                }
-                lastG = lossG;
-                lastD = lossD;
-                window.add(lossG, lossD, r1, realScore, fakeScore);
-                long done = step + 1;
-                if (done % s.logEvery() == 0 || done == s.steps()) log.write(window.drain(log.record(done)));
-                bar.step(String.format("G %.3f D %.3f", lossG, lossD));
-                if (done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAfter)
-                    checkpoints.save(done, Map.of("generator", g, "discriminator", d, "ema", ema), Map.of("adam-g", optG, "adam-d", optD),
-                            state(done));
-                if (done % s.sampleEvery() == 0 || done == s.steps()) pictures(runDir, log.file(), ema);
+        // What the two updates of a step measured, for the metrics and the progress bar.
+        double[] last = new double[5]; // loss_d (without R1), r1 (NaN when not computed), d_real, d_fake, loss_g
+        TrainingLoop.StepFunction discriminatorStep = step -> {
+            int epoch = (int) (step / batches.stepsPerEpoch());
+            Tensor real = GanGenerator.padToCanvas(batches.batch(epoch, (int) (step % batches.stepsPerEpoch())).images(), canvas);
+            long n = real.size(0);
+            boolean doR1 = s.r1Gamma() > 0 && step % s.r1Every() == 0;
+            Tensor fake;
+            try (NoGradGuard ng = new NoGradGuard()) {
+                fake = g.forward(g.latents(n));
             }
-        }
+            Tensor realIn = doR1 ? real.detach().set_requires_grad(true) : real;
+            Tensor realLogits = d.forward(realIn);
+            Tensor fakeLogits = d.forward(fake);
+            Tensor dLoss = softplus(fakeLogits).mean().add(softplus(realLogits.neg()).mean());
+            Tensor dTotal = dLoss;
+            last[1] = Double.NaN;
+            if (doR1) {
+                Tensor penalty = r1Penalty(realLogits, realIn);
+                last[1] = penalty.item_double();
+                dTotal = dLoss.add(penalty.mul(s(s.r1Gamma() / 2 * s.r1Every())));
+            }
+            last[0] = dLoss.item_double();
+            last[2] = realLogits.mean().item_double();
+            last[3] = fakeLogits.mean().item_double();
+            return dTotal;
+        };
+        TrainingLoop.StepFunction generatorStep = new TrainingLoop.StepFunction() {
+            @Override
+            public Tensor loss(long step) {
+                // The discriminator's weights need no gradient here; afterStep gives it back.
+                requireGrad(dParams, false);
+                Tensor gLoss = softplus(d.forward(g.forward(g.latents(s.batchSize()))).neg()).mean();
+                last[4] = gLoss.item_double();
+                return gLoss;
+            }
+
+            @Override
+            public void afterStep(long step) {
+                requireGrad(dParams, true);
+                updateEma(g, ema, s.emaDecay());
+            }
+        };
+        Window window = new Window();
+        long t0 = System.nanoTime();
+        TrainingLoop.Outcome outcome = TrainingLoop.builder(new CosineSchedule(s.lr(), 0, s.steps(), 1.0), s.steps(), List.of(
+                new TrainingLoop.Update("discriminator loss", optD, dParams, discriminatorStep),
+                new TrainingLoop.Update("generator loss", optG, gParams, generatorStep)))
+                .seeds(step -> SeededRandom.mix(s.seed(), SeedStreams.GAN_STEP, step))
+                .stopAfter(stopAfter)
+                .progress("train-gan", e -> String.format("G %.3f D %.3f", last[4], last[0]))
+                .metrics(MetricsLog.open(runDir.resolve("metrics.jsonl"), start), s.logEvery(), (record, w) -> window.drain(record))
+                .checkpoints(checkpoints, snapshot, s.checkpointEvery(), Map.of("generator", g, "discriminator", d, "ema", ema),
+                        Map.of("adam-g", optG, "adam-d", optD), this::state)
+                .listener(new TrainingLoop.TrainingListener() {
+                    @Override
+                    public void onStepEnd(TrainingLoop.StepEnd end) {
+                        window.add(last[4], last[0], last[1], last[2], last[3]);
+                    }
+
+                    @Override
+                    public void onStepRecorded(TrainingLoop.StepEnd end) throws IOException {
+                        if (end.done() % s.sampleEvery() == 0 || end.done() == s.steps()) pictures(runDir, runDir.resolve("metrics.jsonl"), ema);
+                    }
+                })
+                .build().run();
         Path generatorFile = null;
-        if (end == s.steps()) {
+        if (outcome.end() == s.steps()) {
             generatorFile = runDir.resolve("generator.dtt");
             Checkpoints.save(generatorFile, ema);
         }
-        return new Result(runDir, generatorFile, lastG, lastD, Math.max(0, end - start), (System.nanoTime() - t0) / 1e9);
+        return new Result(runDir, generatorFile, last[4], last[0], outcome.steps(), (System.nanoTime() - t0) / 1e9);
     }
 
     private AdamOptions adamOptions() {

@@ -13,6 +13,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Optimizer;
@@ -173,6 +174,17 @@ public final class RunCheckpoints {
         if (latest.isPresent()) verify(latest.get().dir());
         deleteInterruptedWrites(dir.getParent());
         return resume ? latest : Optional.empty();
+    }
+
+    /**
+     * As {@link #start(boolean)}, and a resumed run must be the same run: {@code now} describes the run as it is
+     * asked for (settings, models, data, as its checkpoints' {@code state.json} do), and every difference from the
+     * newest checkpoint's state that {@link SameRun} does not allow is an {@link IllegalArgumentException}.
+     */
+    public Optional<Snapshot> start(boolean resume, Supplier<JsonNode> now) throws IOException {
+        Optional<Snapshot> snapshot = start(resume);
+        if (snapshot.isPresent()) SameRun.check(dir.getParent(), snapshot.get().state(), now.get());
+        return snapshot;
     }
 
     /**

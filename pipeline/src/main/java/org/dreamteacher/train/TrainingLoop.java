@@ -1,10 +1,16 @@
 package org.dreamteacher.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.function.LongFunction;
 import java.util.function.LongUnaryOperator;
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
@@ -13,6 +19,7 @@ import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.parallel.DataParallel;
 
 /**
@@ -20,10 +27,11 @@ import org.dreamteacher.parallel.DataParallel;
  * pass and loss ({@link StepFunction}) and what it does around the steps ({@link TrainingListener}s, the
  * metrics record, the checkpoint contents).
  *
- * <p>Every step runs in its own {@link PointerScope}, so the step's tensors are freed when it ends, in this order:
+ * <p>Every step runs in its own {@link PointerScope}, so the step's tensors are freed when it ends. libtorch's
+ * generator is first seeded with {@code seeds(step)}, so a resumed run draws what an uninterrupted one draws;
+ * then each {@link Update} of the step (one for most tasks; a GAN has the discriminator's, then the generator's)
+ * runs in this order:
  * <ol>
- *   <li>libtorch's generator is seeded with {@code seeds(step)}, so a resumed run draws what an uninterrupted one
- *       draws;</li>
  *   <li>{@link StepFunction#loss} (data, forward, loss);</li>
  *   <li>{@code zero_grad}, backward, the data-parallel gradient all-reduce;</li>
  *   <li>the finite check of {@link StepGuard} (loss and gradient norm, agreed by every rank), before anything
@@ -33,10 +41,12 @@ import org.dreamteacher.parallel.DataParallel;
  *       tensors).</li>
  * </ol>
  * After the scope: the listeners' {@link TrainingListener#onStepEnd}, the metrics line (every {@code every}
- * steps and at the last), the progress bar, and a checkpoint (every {@code every} steps, at the last and at
- * {@code stopAfter}, by the rank that writes files). A run resumed from a checkpoint starts at its step
- * ({@link Builder#from}). Whatever the loop was given to own is closed in a {@code finally}, in the reverse order
- * of {@link Builder#owning}, after the listeners' {@link TrainingListener#onExit}.
+ * steps and at the last), the progress bar, a checkpoint (every {@code every} steps, at the last and at
+ * {@code stopAfter}, by the rank that writes files), and the listeners' {@link TrainingListener#onStepRecorded}.
+ * With {@link Builder#checkpoints(RunCheckpoints, Optional, long, Map, Map, LongFunction)} the loop also resumes: it
+ * starts at the snapshot's step and loads the optimisers' states from it. Whatever the loop was given to own is
+ * closed in a {@code finally}, in the reverse order of {@link Builder#owning}, after the listeners'
+ * {@link TrainingListener#onExit}.
  *
  * <p>A loop object runs once.
  */
@@ -54,7 +64,20 @@ public final class TrainingLoop {
         default void afterStep(long step) {}
     }
 
-    /** What happened at the end of a step. */
+    /**
+     * One optimiser's update within a step: the loss {@code step} gives, minimised by {@code optimizer} over
+     * {@code params}; {@code what} names the loss in the message of a refused step ("generator loss").
+     */
+    public record Update(String what, Optimizer optimizer, TensorVector params, StepFunction step) {
+        public Update {
+            Objects.requireNonNull(what, "what");
+            Objects.requireNonNull(optimizer, "optimizer");
+            Objects.requireNonNull(params, "params");
+            Objects.requireNonNull(step, "step function");
+        }
+    }
+
+    /** What happened at the end of a step (the loss of its last update). */
     public record StepEnd(long step, double loss, double lr) {
         /** Steps completed, the key of metrics lines and checkpoints. */
         public long done() {
@@ -84,6 +107,9 @@ public final class TrainingLoop {
 
         /** After the checkpoint of {@code done} completed steps was written. */
         default void onCheckpoint(long done) throws IOException {}
+
+        /** After each step's metrics line, progress and checkpoint: pictures drawn from the log, say. */
+        default void onStepRecorded(StepEnd end) throws IOException {}
 
         /** After the last step of a loop that was not stopped by an exception. */
         default void onFinish(Outcome outcome) throws IOException {}
@@ -116,16 +142,30 @@ public final class TrainingLoop {
      * {@code optimizer}, rates from {@code schedule}, the loss from {@code step}.
      */
     public static Builder builder(Optimizer optimizer, TensorVector params, CosineSchedule schedule, long steps, StepFunction step) {
-        return new Builder(optimizer, params, schedule, steps, step);
+        Objects.requireNonNull(optimizer, "optimizer");
+        Objects.requireNonNull(params, "params");
+        Objects.requireNonNull(step, "step function");
+        return new Builder(schedule, steps, List.of(), optimizer, params, step);
+    }
+
+    /**
+     * A loop of {@code steps} steps whose every step makes {@code updates} in order, each with its own optimiser
+     * and loss, all at the rates of {@code schedule}.
+     */
+    public static Builder builder(CosineSchedule schedule, long steps, List<Update> updates) {
+        if (updates.isEmpty()) throw new IllegalArgumentException("a step needs at least one update");
+        return new Builder(schedule, steps, List.copyOf(updates), null, null, null);
     }
 
     /** The settings of a loop; {@link #build} makes it. */
     public static final class Builder {
+        private final List<Update> updates;
+        // the single update of builder(optimizer, params, ...), named by nonFinite()
         private final Optimizer optimizer;
         private final TensorVector params;
+        private final StepFunction step;
         private final CosineSchedule schedule;
         private final long steps;
-        private final StepFunction step;
         private LongUnaryOperator seeds;
         private DataParallel parallel = DataParallel.SINGLE;
         private List<? extends Module> replicated = List.of();
@@ -136,6 +176,7 @@ public final class TrainingLoop {
         private Supplier<String> lastSaved;
         private String advice = "Lower the learning rate and run again.";
         private String progressName = "train";
+        private Function<StepEnd, String> progressText = e -> String.format("loss %.4f", e.loss());
         private MetricsLog metrics;
         private long metricsEvery;
         private MetricsRecord metricsRecord;
@@ -143,14 +184,17 @@ public final class TrainingLoop {
         private long checkpointEvery;
         private final List<TrainingListener> listeners = new ArrayList<>();
         private final List<AutoCloseable> owned = new ArrayList<>();
+        private Optional<RunCheckpoints.Snapshot> resumed = Optional.empty();
+        private Map<String, Optimizer> resumedOptimizers = Map.of();
 
-        private Builder(Optimizer optimizer, TensorVector params, CosineSchedule schedule, long steps, StepFunction step) {
-            this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
-            this.params = Objects.requireNonNull(params, "params");
+        private Builder(CosineSchedule schedule, long steps, List<Update> updates, Optimizer optimizer, TensorVector params, StepFunction step) {
             this.schedule = Objects.requireNonNull(schedule, "schedule");
-            this.step = Objects.requireNonNull(step, "step function");
             if (steps <= 0) throw new IllegalArgumentException("steps must be > 0, got " + steps);
             this.steps = steps;
+            this.updates = updates;
+            this.optimizer = optimizer;
+            this.params = params;
+            this.step = step;
         }
 
         /** The seed of libtorch's generator at the start of each step (required: a run is a function of its seed). */
@@ -186,7 +230,10 @@ public final class TrainingLoop {
             return this;
         }
 
-        /** The words of a refused step's message: what is trained ("loss", "interpreter loss") and what to do. */
+        /**
+         * The words of a refused step's message: what is trained ("loss", "interpreter loss"; with several updates
+         * each names its own) and what to do.
+         */
         public Builder nonFinite(String whatIsTrained, String whatToDo) {
             this.what = Objects.requireNonNull(whatIsTrained);
             this.advice = Objects.requireNonNull(whatToDo);
@@ -197,6 +244,12 @@ public final class TrainingLoop {
         public Builder progress(String name) {
             this.progressName = Objects.requireNonNull(name);
             return this;
+        }
+
+        /** The progress bar's name and the text it shows after each step (default: the step's loss). */
+        public Builder progress(String name, Function<StepEnd, String> text) {
+            this.progressText = Objects.requireNonNull(text);
+            return progress(name);
         }
 
         /**
@@ -224,6 +277,23 @@ public final class TrainingLoop {
             return this;
         }
 
+        /**
+         * The run's checkpoints, owned by the loop: every {@code every} completed steps, after the last and at
+         * {@code stopAfter}, on the rank that writes files, {@code models} and {@code optimizers} are saved by name
+         * with {@code state} (the run's description, read at each save). With a {@code resumed} snapshot (from
+         * {@link RunCheckpoints#start(boolean, Supplier)}, which has checked it is the same run) the loop starts at
+         * its step and loads each optimiser's state from it before the first step.
+         */
+        public Builder checkpoints(RunCheckpoints checkpoints, Optional<RunCheckpoints.Snapshot> resumed, long every,
+                Map<String, ? extends ConfiguredModule> models, Map<String, ? extends Optimizer> optimizers, LongFunction<JsonNode> state) {
+            Map<String, ConfiguredModule> m = new LinkedHashMap<>(models);
+            Map<String, Optimizer> o = new LinkedHashMap<>(optimizers);
+            this.resumed = Objects.requireNonNull(resumed);
+            this.resumedOptimizers = o;
+            resumed.ifPresent(s -> from(s.step()));
+            return checkpoints(checkpoints, every, done -> checkpoints.save(done, m, o, state.apply(done)));
+        }
+
         public Builder listener(TrainingListener l) {
             listeners.add(Objects.requireNonNull(l));
             return this;
@@ -238,6 +308,10 @@ public final class TrainingLoop {
         public TrainingLoop build() {
             if (seeds == null) throw new IllegalStateException("a training loop needs its per-step seeds");
             return new TrainingLoop(this);
+        }
+
+        private List<Update> updates() {
+            return updates.isEmpty() ? List.of(new Update(what, optimizer, params, step)) : updates;
         }
     }
 
@@ -257,26 +331,31 @@ public final class TrainingLoop {
     }
 
     private Outcome steps() throws IOException {
+        if (b.resumed.isPresent())
+            for (Map.Entry<String, Optimizer> e : b.resumedOptimizers.entrySet()) b.resumed.get().loadOptimizer(e.getKey(), e.getValue());
+        List<Update> updates = b.updates();
         long end = Math.min(b.steps, b.stopAfter);
         double first = Double.NaN, last = Double.NaN;
         double window = 0;
         int inWindow = 0;
         try (Progress bar = Progress.start(b.progressName, b.steps, b.start, "step")) {
             for (long step = b.start; step < end; step++) {
-                double loss;
+                double loss = Double.NaN;
                 try (PointerScope scope = new PointerScope()) {
                     torch.manual_seed(b.seeds.applyAsLong(step));
-                    Tensor l = b.step.loss(step);
-                    b.optimizer.zero_grad();
-                    l.backward();
-                    b.parallel.reduceGradients(b.params);
-                    loss = l.item_double();
-                    StepGuard.check(b.parallel, b.params, loss, step, b.what, b.lastSaved, b.advice);
-                    if (b.clipNorm > 0) torch.clip_grad_norm_(b.params, b.clipNorm);
-                    b.schedule.apply(b.optimizer, step);
-                    b.optimizer.step();
-                    b.parallel.afterStep(b.replicated);
-                    b.step.afterStep(step);
+                    for (Update u : updates) {
+                        Tensor l = u.step().loss(step);
+                        u.optimizer().zero_grad();
+                        l.backward();
+                        b.parallel.reduceGradients(u.params());
+                        loss = l.item_double();
+                        StepGuard.check(b.parallel, u.params(), loss, step, u.what(), b.lastSaved, b.advice);
+                        if (b.clipNorm > 0) torch.clip_grad_norm_(u.params(), b.clipNorm);
+                        b.schedule.apply(u.optimizer(), step);
+                        u.optimizer().step();
+                        b.parallel.afterStep(b.replicated);
+                        u.step().afterStep(step);
+                    }
                 }
                 if (Double.isNaN(first)) first = loss;
                 last = loss;
@@ -294,12 +373,13 @@ public final class TrainingLoop {
                         inWindow = 0;
                     }
                 }
-                bar.step(String.format("loss %.4f", loss));
+                bar.step(b.progressText.apply(stepEnd));
                 if (b.checkpoint != null && b.parallel.writesFiles()
                         && (done % b.checkpointEvery == 0 || done == b.steps || done == b.stopAfter)) {
                     b.checkpoint.save(done);
                     for (TrainingListener l : b.listeners) l.onCheckpoint(done);
                 }
+                for (TrainingListener l : b.listeners) l.onStepRecorded(stepEnd);
             }
         }
         Outcome outcome = new Outcome(b.start, end, first, last);

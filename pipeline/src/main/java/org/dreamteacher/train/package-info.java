@@ -1,7 +1,7 @@
 /**
  * What every training run shares: the one training loop ({@link org.dreamteacher.train.TrainingLoop}), which owns
- * the sequence of a step (scope, seeding, backward, data-parallel reduce, finite check, clipping, schedule,
- * optimiser step), the metrics, progress, checkpoint cadence and the closing of what it was given; and what it
+ * the sequence of a step (scope, seeding, and per update backward, data-parallel reduce, finite check, clipping,
+ * schedule, optimiser step), the metrics, progress, checkpoints with resume and the closing of what it was given; and what it
  * uses: the learning-rate schedule, the step guard, run checkpoints with resume, the metrics log and progress
  * bars. A task supplies its forward pass and loss as a {@link org.dreamteacher.train.TrainingLoop.StepFunction}
  * and reacts to the steps through {@link org.dreamteacher.train.TrainingLoop.TrainingListener}s.

@@ -7,9 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.bytedeco.pytorch.SGD;
 import org.bytedeco.pytorch.SGDOptions;
 import org.bytedeco.pytorch.Scalar;
@@ -36,9 +39,20 @@ class TrainingLoopTest {
     private static final class Fit implements AutoCloseable {
         final Tensor w = torch.zeros(4).requires_grad_(true);
         final TensorVector params = new TensorVector(w);
-        final SGD optimizer = new SGD(params, new SGDOptions(0.1));
+        final SGD optimizer;
         final List<String> events = new ArrayList<>();
         boolean closed;
+
+        Fit() {
+            this(0);
+        }
+
+        /** With momentum the optimiser has a state of its own, which a resume must restore. */
+        Fit(double momentum) {
+            SGDOptions o = new SGDOptions(0.1);
+            o.momentum().put(momentum);
+            optimizer = new SGD(params, o);
+        }
 
         /** Loss (w - (1 + 0.1 noise))^2 summed, the noise drawn from libtorch's generator; NaN at {@code nanAt}. */
         TrainingLoop.Builder loop(long steps, long nanAt) {
@@ -155,6 +169,83 @@ class TrainingLoopTest {
             assertThrows(IllegalStateException.class, b::build);
             assertThrows(IllegalArgumentException.class, () -> TrainingLoop.builder(fit.optimizer, fit.params,
                     new CosineSchedule(0.1, 0, 1, 1.0), 0, step -> fit.w.sum()));
+        }
+    }
+
+    @Test
+    void theLoopResumesFromItsCheckpointsWithTheOptimiserState() throws Exception {
+        JsonNode run = new ObjectMapper().createObjectNode().put("run", "fit with momentum");
+        float[] whole, resumed, withoutState;
+        try (Fit fit = new Fit(0.9)) {
+            fit.loop(6, -1).build().run();
+            whole = fit.weights();
+        }
+        RunCheckpoints checkpoints = new RunCheckpoints(dir, 2);
+        float[] atStop;
+        try (Fit fit = new Fit(0.9)) {
+            Optional<RunCheckpoints.Snapshot> none = checkpoints.start(false, () -> run);
+            assertTrue(none.isEmpty());
+            fit.loop(6, -1).stopAfter(3).checkpoints(checkpoints, none, 10, Map.of(), Map.of("sgd", fit.optimizer), done -> run).build().run();
+            atStop = fit.weights();
+        }
+        try (Fit fit = new Fit(0.9)) {
+            fit.w.detach().copy_(torch.tensor(atStop));
+            Optional<RunCheckpoints.Snapshot> snapshot = checkpoints.start(true, () -> run);
+            assertEquals(3, snapshot.orElseThrow().step());
+            TrainingLoop.Outcome o = fit.loop(6, -1).checkpoints(checkpoints, snapshot, 10, Map.of(), Map.of("sgd", fit.optimizer), done -> run)
+                    .build().run();
+            assertEquals(3, o.start());
+            resumed = fit.weights();
+        }
+        assertArrayEquals(whole, resumed);
+        // The control: the same weights and steps with a fresh optimiser lose the momentum and end elsewhere.
+        try (Fit fit = new Fit(0.9)) {
+            fit.w.detach().copy_(torch.tensor(atStop));
+            fit.loop(6, -1).from(3).build().run();
+            withoutState = fit.weights();
+        }
+        assertFalse(java.util.Arrays.equals(whole, withoutState), "the momentum must matter for this check to mean anything");
+        // Another run in the same folder is refused by name.
+        JsonNode other = new ObjectMapper().createObjectNode().put("run", "another");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> checkpoints.start(true, () -> other));
+        assertTrue(e.getMessage().contains("run fit with momentum (now another)"), e.getMessage());
+    }
+
+    @Test
+    void theUpdatesOfAStepRunInOrderEachWithItsOwnOptimiser() throws Exception {
+        Tensor a = torch.zeros(1).requires_grad_(true), b = torch.zeros(1).requires_grad_(true);
+        try (TensorVector pa = new TensorVector(a); TensorVector pb = new TensorVector(b); SGD oa = new SGD(pa, new SGDOptions(0.5));
+                SGD ob = new SGD(pb, new SGDOptions(0.5))) {
+            List<String> order = new ArrayList<>();
+            // a moves towards 1; b towards a as it is after a's update of the same step.
+            TrainingLoop.StepFunction fa = step -> {
+                order.add("a" + step);
+                return a.sub(new Scalar(1.0)).square().sum();
+            };
+            TrainingLoop.StepFunction fb = new TrainingLoop.StepFunction() {
+                @Override
+                public Tensor loss(long step) {
+                    order.add("b" + step);
+                    return b.sub(a.detach()).square().sum();
+                }
+
+                @Override
+                public void afterStep(long step) {
+                    order.add("after b" + step);
+                }
+            };
+            TrainingLoop.builder(new CosineSchedule(0.5, 0, 2, 1.0), 2, List.of(new TrainingLoop.Update("a loss", oa, pa, fa),
+                    new TrainingLoop.Update("b loss", ob, pb, fb))).seeds(step -> step).build().run();
+            assertEquals(List.of("a0", "b0", "after b0", "a1", "b1", "after b1"), order);
+            // a: 0 -> 1 -> 1 (a step of 0.5 on (a-1)^2 lands on 1); b: 0 -> 1 (a was already 1) -> 1
+            assertEquals(1.0, a.item_double(), 1e-6);
+            assertEquals(1.0, b.item_double(), 1e-6);
+
+            TrainingLoop.StepFunction bad = step -> b.mul(new Scalar(Double.NaN)).sum();
+            StepGuard.NonFiniteStepException e = assertThrows(StepGuard.NonFiniteStepException.class, () -> TrainingLoop.builder(
+                    new CosineSchedule(0.5, 0, 1, 1.0), 1, List.of(new TrainingLoop.Update("a loss", oa, pa, fa),
+                            new TrainingLoop.Update("b loss", ob, pb, bad))).seeds(step -> step).build().run());
+            assertTrue(e.getMessage().contains("non-finite b loss"), e.getMessage());
         }
     }
 }
