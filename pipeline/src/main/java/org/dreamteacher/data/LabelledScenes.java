@@ -1,10 +1,7 @@
 package org.dreamteacher.data;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
-import org.dreamteacher.torch.AtomicWrite;
 
 /**
  * The labelled scenes of a label-guided pretraining on Fashion-MNIST scenes: the first {@code count} scenes that
@@ -20,7 +17,6 @@ import org.dreamteacher.torch.AtomicWrite;
  * @param fingerprint {@link ImageDataset#fingerprint()} of the labelled scenes' images, as the pretraining rendered them
  */
 public record LabelledScenes(String data, int trainImages, FashionScenes.Options options, long seed, int count, String fingerprint) {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     /** The file name a run folder holds it under. */
     public static final String FILE = "labelled-scenes.json";
 
@@ -49,17 +45,12 @@ public record LabelledScenes(String data, int trainImages, FashionScenes.Options
 
     /** Writes it as JSON, atomically (a reader never sees half a file). */
     public void write(Path file) throws IOException {
-        AtomicWrite.writeString(file, AtomicWrite.Access.EVERYONE,
-                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(this));
+        JsonRecords.write(file, this);
     }
 
     /** Reads one written by {@link #write}; a malformed file gives an {@link IOException} naming it. */
     public static LabelledScenes read(Path file) throws IOException {
-        try {
-            return JSON.readValue(file.toFile(), LabelledScenes.class);
-        } catch (com.fasterxml.jackson.core.JacksonException | IllegalArgumentException e) {
-            throw new IOException(file + ": not a labelled-scenes file (" + e.getMessage() + ")", e);
-        }
+        return JsonRecords.read(file, LabelledScenes.class, "labelled-scenes");
     }
 
     @Override

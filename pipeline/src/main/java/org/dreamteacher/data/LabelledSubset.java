@@ -1,11 +1,8 @@
 package org.dreamteacher.data;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
-import org.dreamteacher.torch.AtomicWrite;
 
 /**
  * The labelled images of a run: which share of a data set's labels, drawn with which seed, and their indices. A
@@ -23,7 +20,6 @@ import org.dreamteacher.torch.AtomicWrite;
  * @param indices     the labelled images, ascending indices into the training images
  */
 public record LabelledSubset(String data, int trainImages, double percent, long seed, int[] indices) {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
     /** The file name a run folder holds it under. */
     public static final String FILE = "labelled.json";
 
@@ -57,16 +53,12 @@ public record LabelledSubset(String data, int trainImages, double percent, long 
 
     /** Writes it as JSON, atomically (a reader never sees half a file). */
     public void write(Path file) throws IOException {
-        AtomicWrite.writeString(file, AtomicWrite.Access.EVERYONE, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(this));
+        JsonRecords.write(file, this);
     }
 
     /** Reads one written by {@link #write}; a malformed file gives an {@link IOException} naming it. */
     public static LabelledSubset read(Path file) throws IOException {
-        try {
-            return JSON.readValue(file.toFile(), LabelledSubset.class);
-        } catch (com.fasterxml.jackson.core.JacksonException | IllegalArgumentException e) {
-            throw new IOException(file + ": not a labelled-subset file (" + e.getMessage() + ")", e);
-        }
+        return JsonRecords.read(file, LabelledSubset.class, "labelled-subset");
     }
 
     @Override
