@@ -1,15 +1,12 @@
 package org.dreamteacher.diffusion;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.Tensor;
@@ -21,9 +18,11 @@ import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.Ema;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
+import org.dreamteacher.train.SameRun;
 import org.dreamteacher.train.TrainingLoop;
 
 /**
@@ -33,7 +32,6 @@ import org.dreamteacher.train.TrainingLoop;
  * function of (seed, step), so a resumed run ends with the same weights as an uninterrupted one.
  */
 public final class TeacherTrainer {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     public record Settings(int steps, int batchSize, double lr, double weightDecay, int warmupSteps, double clipNorm, double emaDecay,
             long seed, int checkpointEvery, int logEvery, boolean flip) {
@@ -145,7 +143,7 @@ public final class TeacherTrainer {
             torch.manual_seed(s.seed());
             model = config.build();
             ema = config.build();
-            copy(model, ema, 0);
+            Ema.update(model, ema, 0, false); // the schedule's tables are constants
         }
         ema.eval();
         AdamWOptions options = new AdamWOptions(s.lr());
@@ -170,7 +168,7 @@ public final class TeacherTrainer {
 
             @Override
             public void afterStep(long step) {
-                copy(model, ema, s.emaDecay());
+                Ema.update(model, ema, s.emaDecay(), false);
             }
         };
         TrainingLoop.Outcome outcome = TrainingLoop.builder(optimizer, params, lr, s.steps(), step)
@@ -197,23 +195,7 @@ public final class TeacherTrainer {
     }
 
     /** ema = decay·ema + (1 − decay)·model, parameters and buffers alike (decay 0 copies). */
-    private static void copy(GaussianDiffusion model, GaussianDiffusion ema, double decay) {
-        try (PointerScope scope = new PointerScope(); org.bytedeco.pytorch.NoGradGuard ng = new org.bytedeco.pytorch.NoGradGuard()) {
-            TensorVector src = model.parameters(), dst = ema.parameters();
-            for (long i = 0; i < src.size(); i++) {
-                Tensor d = dst.get(i);
-                if (decay == 0) d.copy_(src.get(i));
-                else d.mul_(new org.bytedeco.pytorch.Scalar(decay)).add_(src.get(i), new org.bytedeco.pytorch.Scalar(1 - decay));
-            }
-        }
-    }
-
     private JsonNode state(long step) {
-        ObjectNode n = JSON.createObjectNode();
-        n.put("step", step);
-        n.set("settings", JSON.valueToTree(s));
-        n.set("config", JSON.valueToTree(config));
-        n.put("data", data.toString() + ", sha256 " + data.fingerprint());
-        return n;
+        return SameRun.describe(step, s, config, data.toString() + ", sha256 " + data.fingerprint());
     }
 }

@@ -3,7 +3,6 @@ package org.dreamteacher.gan;
 import static org.dreamteacher.nn.Layers.s;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +15,6 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
 import org.bytedeco.pytorch.BoolOptional;
-import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -28,9 +26,11 @@ import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.Ema;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
+import org.dreamteacher.train.SameRun;
 import org.dreamteacher.train.TrainingLoop;
 import org.dreamteacher.viz.Charts;
 import org.dreamteacher.viz.Pictures;
@@ -51,7 +51,6 @@ import org.dreamteacher.viz.Pictures;
  */
 public final class GanTrainer {
     private static final System.Logger LOG = System.getLogger(GanTrainer.class.getName());
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /**
      * @param samples images in the sample grid (0: none)
@@ -171,7 +170,7 @@ public final class GanTrainer {
             g = config.build();
             d = config.discriminator().build();
             ema = config.build();
-            updateEma(g, ema, 0);
+            Ema.update(g, ema, 0, true);
         }
         // Closed here whether the run ends or stops with an error (a non-finite step, a full disk).
         try (GanGenerator gen = g; GanDiscriminator disc = d; GanGenerator avg = ema;
@@ -234,7 +233,7 @@ public final class GanTrainer {
             @Override
             public void afterStep(long step) {
                 requireGrad(dParams, true);
-                updateEma(g, ema, s.emaDecay());
+                Ema.update(g, ema, s.emaDecay(), true);
             }
         };
         Window window = new Window();
@@ -298,22 +297,6 @@ public final class GanTrainer {
         for (long i = 0; i < params.size(); i++) params.get(i).set_requires_grad(on);
     }
 
-    /** ema = decay·ema + (1 − decay)·model, parameters and buffers alike (decay 0 copies). Both must share one config. */
-    public static void updateEma(Module model, Module ema, double decay) {
-        try (PointerScope scope = new PointerScope(); NoGradGuard ng = new NoGradGuard()) {
-            for (TensorVector[] pair : List.of(new TensorVector[] {model.parameters(), ema.parameters()},
-                    new TensorVector[] {model.buffers(), ema.buffers()})) {
-                TensorVector src = pair[0], dst = pair[1];
-                if (src.size() != dst.size()) throw new IllegalArgumentException("the EMA copy does not match the model");
-                for (long i = 0; i < src.size(); i++) {
-                    Tensor t = dst.get(i);
-                    if (decay == 0 || !t.is_floating_point()) t.copy_(src.get(i));
-                    else t.mul_(s(decay)).add_(src.get(i), s(1 - decay));
-                }
-            }
-        }
-    }
-
     /** The sample grid from fixed latents (the same at every redraw) and the loss curve of the log so far. */
     private void pictures(Path runDir, Path metrics, GanGenerator ema) throws IOException {
         if (s.samples() > 0) {
@@ -331,12 +314,7 @@ public final class GanTrainer {
     }
 
     private JsonNode state(long step) {
-        ObjectNode n = JSON.createObjectNode();
-        n.put("step", step);
-        n.set("settings", JSON.valueToTree(s));
-        n.set("config", JSON.valueToTree(config));
-        n.put("data", data.toString() + ", sha256 " + data.fingerprint());
-        return n;
+        return SameRun.describe(step, s, config, data.toString() + ", sha256 " + data.fingerprint());
     }
 
     /** Averages of the logged values since the last record; R1 over the steps that computed it. */

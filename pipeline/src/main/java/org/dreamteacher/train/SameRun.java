@@ -1,6 +1,8 @@
 package org.dreamteacher.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -15,12 +17,26 @@ import java.util.Set;
  * from it, the warm-up; the checkpoint, log and sample intervals; the number of images drawn into sample grids).
  */
 public final class SameRun {
+    private static final ObjectMapper JSON = new ObjectMapper();
     /** Keys of {@code settings} that may differ on a resume. */
     public static final Set<String> MAY_CHANGE = Set.of("steps", "warmupSteps", "checkpointEvery", "logEvery", "sampleEvery", "samples");
     /** Top-level keys of a state that describe the checkpoint rather than the run. */
     private static final Set<String> NOT_COMPARED = Set.of("step", "pairing");
 
     private SameRun() {}
+
+    /**
+     * The usual description of a run, as its checkpoints' {@code state.json} hold it: the completed steps, the
+     * settings and model configuration (as Jackson writes the records) and a description of the data.
+     */
+    public static JsonNode describe(long step, Object settings, Object config, String data) {
+        ObjectNode n = JSON.createObjectNode();
+        n.put("step", step);
+        n.set("settings", JSON.valueToTree(settings));
+        n.set("config", JSON.valueToTree(config));
+        n.put("data", data);
+        return n;
+    }
 
     /** Throws an IllegalArgumentException naming every difference between {@code saved} and {@code now}. */
     public static void check(Path runDir, JsonNode saved, JsonNode now) {

@@ -15,12 +15,13 @@ import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.ModelConfigs;
 import org.dreamteacher.torch.TorchRuntime;
+import org.dreamteacher.train.Ema;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -174,10 +175,10 @@ class GanTest {
             Tensor pa = a.parameters().get(0), pb = b.parameters().get(0);
             Tensor before = pb.clone();
             assertFalse(pa.equal(pb));
-            GanTrainer.updateEma(a, b, 0.9);
+            Ema.update(a, b, 0.9, true);
             Tensor expected = before.mul(org.dreamteacher.nn.Layers.s(0.9)).add(pa.mul(org.dreamteacher.nn.Layers.s(0.1)));
             assertTrue(pb.sub(expected).abs().max().item_double() < 1e-6);
-            GanTrainer.updateEma(a, b, 0);
+            Ema.update(a, b, 0, true);
             TensorVector x = a.parameters(), y = b.parameters();
             for (long i = 0; i < x.size(); i++) assertTrue(x.get(i).equal(y.get(i)));
         }
