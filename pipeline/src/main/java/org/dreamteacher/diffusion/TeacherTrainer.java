@@ -20,6 +20,7 @@ import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.Ema;
 import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.ResumableRun;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
 import org.dreamteacher.train.SameRun;
@@ -31,7 +32,7 @@ import org.dreamteacher.train.TrainingLoop;
  * average of the weights (the EMA model is the teacher that is saved, as in DDPM/ADM). Randomness is a
  * function of (seed, step), so a resumed run ends with the same weights as an uninterrupted one.
  */
-public final class TeacherTrainer {
+public final class TeacherTrainer implements ResumableRun<TeacherTrainer.Result> {
 
     public record Settings(int steps, int batchSize, double lr, double weightDecay, int warmupSteps, double clipNorm, double emaDecay,
             long seed, int checkpointEvery, int logEvery, boolean flip) {
@@ -114,16 +115,7 @@ public final class TeacherTrainer {
         return this;
     }
 
-    /** Trains (or continues, with {@code resume}); writes checkpoints, metrics.jsonl and teacher.dtt (the EMA model). */
-    public Result run(Path runDir, boolean resume) throws IOException {
-        return run(runDir, resume, Long.MAX_VALUE);
-    }
-
-    /**
-     * As {@link #run(Path, boolean)}, but stops after step {@code stopAfter} (for time-boxed jobs) with a
-     * checkpoint there, from which a later call with {@code resume} continues; the final files are written
-     * only when the last step is done (the result's {@code steps} then counts the steps of this call).
-     */
+    @Override
     public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
         // One run per folder: a second one fails here, naming the first's process (only rank 0 writes files).
         return RunLock.holding(runDir, parallel.writesFiles(), () -> runUnlocked(runDir, resume, stopAfter));

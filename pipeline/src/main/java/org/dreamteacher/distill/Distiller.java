@@ -42,6 +42,7 @@ import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.ResumableRun;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
 import org.dreamteacher.train.TrainingLoop;
@@ -56,7 +57,7 @@ import org.dreamteacher.train.TrainingLoop;
  * {@link Batches}), the encoding noise and libtorch's generator (re-seeded each step, for dropout and drop
  * path). A run resumed from a checkpoint therefore ends with the same weights as an uninterrupted one.
  */
-public final class Distiller {
+public final class Distiller implements ResumableRun<Distiller.Result> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Hyper-parameters; {@link #defaults()} follows the paper, scaled to small data. */
@@ -252,19 +253,7 @@ public final class Distiller {
         }
     }
 
-    /**
-     * Runs (or, with {@code resume} and a checkpoint in {@code runDir}, continues) the distillation; writes
-     * checkpoints, {@code metrics.jsonl} and, at the end, {@code backbone.dtt} and {@code regressor.dtt}.
-     */
-    public Result run(Path runDir, boolean resume) throws IOException {
-        return run(runDir, resume, Long.MAX_VALUE);
-    }
-
-    /**
-     * As {@link #run(Path, boolean)}, but stops after step {@code stopAfter} (for time-boxed jobs) with a
-     * checkpoint there, from which a later call with {@code resume} continues; the final files are written
-     * only when the last step is done (the result's {@code steps} then counts the steps of this call).
-     */
+    @Override
     public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
         // One run per folder: a second one fails here, naming the first's process (only rank 0 writes files).
         return RunLock.holding(runDir, parallel.writesFiles(), () -> runUnlocked(runDir, resume, stopAfter));

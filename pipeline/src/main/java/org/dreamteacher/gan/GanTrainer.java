@@ -28,6 +28,7 @@ import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.Ema;
 import org.dreamteacher.train.MetricsLog;
+import org.dreamteacher.train.ResumableRun;
 import org.dreamteacher.train.RunCheckpoints;
 import org.dreamteacher.train.RunLock;
 import org.dreamteacher.train.SameRun;
@@ -49,7 +50,7 @@ import org.dreamteacher.viz.Pictures;
  * {@code metrics.jsonl}, {@code loss-curve.png} and {@code sample-grid.png} (both redrawn every
  * {@code sampleEvery} steps and at the end) and, at the end, {@code generator.dtt}.
  */
-public final class GanTrainer {
+public final class GanTrainer implements ResumableRun<GanTrainer.Result> {
     private static final System.Logger LOG = System.getLogger(GanTrainer.class.getName());
 
     /**
@@ -142,15 +143,7 @@ public final class GanTrainer {
         this.s = settings;
     }
 
-    /** Trains (or continues, with {@code resume}). */
-    public Result run(Path runDir, boolean resume) throws IOException {
-        return run(runDir, resume, Long.MAX_VALUE);
-    }
-
-    /**
-     * As {@link #run(Path, boolean)}, but stops after step {@code stopAfter} with a checkpoint there, from which a
-     * later call with {@code resume} continues; {@code generator.dtt} is written only when the last step is done.
-     */
+    @Override
     public Result run(Path runDir, boolean resume, long stopAfter) throws IOException {
         return RunLock.holding(runDir, true, () -> runUnlocked(runDir, resume, stopAfter));
     }
