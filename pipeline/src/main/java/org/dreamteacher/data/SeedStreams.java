@@ -45,4 +45,21 @@ public final class SeedStreams {
     public static final long GAN_STEP = 0x47414E2D53746570L;
     /** "GAN-Grid": the fixed latents of a GAN's sample grid, the same at every redraw. */
     public static final long GAN_GRID = 0x47414E2D47726964L;
+
+    /**
+     * libtorch's generator at step {@code step} of a teacher training, a distillation and a label-guided
+     * interpreter (which counts its steps after the distillation's): {@code seed · 1,000,003 + step}. An older
+     * scheme than the salts above, kept because it decides those runs' results.
+     */
+    public static long stepSeed(long seed, long step) {
+        return seed * 1_000_003L + step;
+    }
+
+    /**
+     * The diffusion noise of the batch of step {@code step} of a teacher training or an online distillation
+     * ({@code Noise.rows} of it, by image): {@code seed · 7,919 + step}. Kept as it is for the same reason.
+     */
+    public static long stepNoiseSeed(long seed, long step) {
+        return seed * 7_919L + step;
+    }
 }

@@ -15,6 +15,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.parallel.DataParallel;
 import org.dreamteacher.train.CosineSchedule;
@@ -155,7 +156,7 @@ public final class TeacherTrainer implements ResumableRun<TeacherTrainer.Result>
             public Tensor loss(long step) {
                 int epoch = (int) (step / batches.stepsPerEpoch());
                 Batches.Batch batch = batches.batch(epoch, (int) (step % batches.stepsPerEpoch()));
-                return model.trainingLoss(batch.images(), Noise.rows(s.seed() * 7_919L + step, batch.offset(), batch.globalSize()));
+                return model.trainingLoss(batch.images(), Noise.rows(SeedStreams.stepNoiseSeed(s.seed(), step), batch.offset(), batch.globalSize()));
             }
 
             @Override
@@ -164,7 +165,7 @@ public final class TeacherTrainer implements ResumableRun<TeacherTrainer.Result>
             }
         };
         TrainingLoop.Outcome outcome = TrainingLoop.builder(optimizer, params, lr, s.steps(), step)
-                .seeds(n -> parallel.stepSeed(s.seed() * 1_000_003L + n))
+                .seeds(n -> parallel.stepSeed(SeedStreams.stepSeed(s.seed(), n)))
                 .parallel(parallel, List.of(model))
                 .clipNorm(s.clipNorm())
                 .stopAfter(stopAfter)

@@ -23,6 +23,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.Augmentation;
 import org.dreamteacher.data.Batches;
 import org.dreamteacher.data.ImageDataset;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.diffusion.NoiseSchedule;
 import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.kernels.AttentionDistance;
@@ -369,7 +370,7 @@ public final class Distiller implements ResumableRun<Distiller.Result> {
         owned.add(params);
         owned.add(optimizer);
         TrainingLoop.Outcome outcome = TrainingLoop.builder(optimizer, params, lr, s.steps(), step)
-                .seeds(n -> parallel.stepSeed(s.seed() * 1_000_003L + n))
+                .seeds(n -> parallel.stepSeed(SeedStreams.stepSeed(s.seed(), n)))
                 .parallel(parallel, List.copyOf(saved.values()))
                 .clipNorm(s.clipNorm())
                 .stopAfter(stopAfter)

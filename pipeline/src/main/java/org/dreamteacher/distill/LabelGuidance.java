@@ -8,15 +8,13 @@ import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.data.Batches;
-import org.dreamteacher.torch.kernels.KernelAutograd;
-import org.dreamteacher.torch.kernels.TensorLossKernels;
-import org.dreamteacher.torch.kernels.LossResult;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.FeatureMap;
@@ -26,6 +24,9 @@ import org.dreamteacher.nn.PixelInterpreter;
 import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.nn.SegmentationHeadConfig;
 import org.dreamteacher.parallel.DataParallel;
+import org.dreamteacher.torch.kernels.KernelAutograd;
+import org.dreamteacher.torch.kernels.LossResult;
+import org.dreamteacher.torch.kernels.TensorLossKernels;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.TrainingLoop;
@@ -172,7 +173,7 @@ public final class LabelGuidance {
             channels = new long[maps.size()];
             for (int i = 0; i < maps.size(); i++) channels[i] = maps.get(i).channels();
         }
-        torch.manual_seed(seed * 1_000_003L + INTERPRETER_STEPS);
+        torch.manual_seed(SeedStreams.stepSeed(seed, INTERPRETER_STEPS));
         InterpreterConfig config = InterpreterConfig.of(channels, numClasses);
         config = new InterpreterConfig(config.teacherChannels(), s.interpreterChannels(), numClasses, config.dropout());
         return config.build();
@@ -208,7 +209,7 @@ public final class LabelGuidance {
         };
         MetricsLog log = parallel.writesFiles() ? MetricsLog.open(runDir.resolve("interpreter-metrics.jsonl"), 0) : MetricsLog.discard();
         TrainingLoop.builder(optimizer, params, lr, s.interpreterSteps(), step)
-                .seeds(n -> parallel.stepSeed(seed * 1_000_003L + (INTERPRETER_STEPS + n)))
+                .seeds(n -> parallel.stepSeed(SeedStreams.stepSeed(seed, INTERPRETER_STEPS + n)))
                 .parallel(parallel, List.of(interpreter))
                 .nonFinite("interpreter loss", "Lower the interpreter's learning rate and run again")
                 .progress("interpreter")

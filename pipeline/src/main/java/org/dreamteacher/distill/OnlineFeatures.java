@@ -2,6 +2,7 @@ package org.dreamteacher.distill;
 
 import java.util.List;
 import org.dreamteacher.data.Batches;
+import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.diffusion.GaussianDiffusion;
 import org.dreamteacher.diffusion.Noise;
 import org.dreamteacher.diffusion.NoiseSchedule;
@@ -34,7 +35,7 @@ public final class OnlineFeatures implements FeatureSource {
 
     @Override
     public List<FeatureMap> features(Batches.Batch batch, long step) {
-        return GaussianDiffusion.encode(teacher, schedule, batch.images(), timestep, Noise.rows(seed * 7_919L + step, batch.offset(), batch.globalSize()));
+        return GaussianDiffusion.encode(teacher, schedule, batch.images(), timestep, Noise.rows(SeedStreams.stepNoiseSeed(seed, step), batch.offset(), batch.globalSize()));
     }
 
     @Override

@@ -23,6 +23,15 @@ class SeedStreamsTest {
         assertEquals(actual.size(), new java.util.HashSet<>(actual.values()).size(), "two streams share a salt");
     }
 
+    /** The two step-seed formulas, pinned with values that overflow as Java's long arithmetic does. */
+    @Test
+    void stepSeedsArePinned() {
+        assertEquals(2_000_006L + 5, SeedStreams.stepSeed(2, 5));
+        assertEquals(Long.MAX_VALUE * 1_000_003L + 1, SeedStreams.stepSeed(Long.MAX_VALUE, 1));
+        assertEquals(3 * 7_919L + 4, SeedStreams.stepNoiseSeed(3, 4));
+        assertEquals(-7_919L, SeedStreams.stepNoiseSeed(-1, 0));
+    }
+
     private static String ascii(long v) {
         byte[] b = java.math.BigInteger.valueOf(v).toByteArray();
         int from = b[0] == 0 ? 1 : 0;
