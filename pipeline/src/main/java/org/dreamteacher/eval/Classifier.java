@@ -5,14 +5,10 @@ import static org.dreamteacher.eval.EvalSupport.checkSettings;
 import java.io.IOException;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
-import org.bytedeco.pytorch.AdamWOptions;
-import org.bytedeco.pytorch.LinearImpl;
-import org.bytedeco.pytorch.LinearOptions;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.dreamteacher.data.Augmentation;
@@ -24,7 +20,6 @@ import org.dreamteacher.data.Splits;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.torch.TorchRuntime;
-import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.Progress;
 import org.dreamteacher.train.TrainingLoop;
 
@@ -234,31 +229,9 @@ public final class Classifier {
         b.resetHead(train.numClasses());
         b.freezeBackbone(false);
         backbone.train(true);
-        TensorVector params = backbone.parameters();
-        AdamW optimizer = adamW(params, s);
-        CosineSchedule schedule = new CosineSchedule(s.lr(), Math.round(s.warmupFraction() * steps), steps, 0.01);
         double[] recent = new double[10];
-        int perEpoch = batches.stepsPerEpoch();
-        TrainingLoop loop = TrainingLoop.builder(optimizer, params, schedule, steps, step -> {
-                    Batches.Batch batch = batches.batch((int) (step / perEpoch), (int) (step % perEpoch));
-                    return torch.cross_entropy(b.classify(batch.images()), batch.labels());
-                })
-                .seeds(step -> SeededRandom.mix(s.seed(), SeedStreams.TRAINING_STEP, step))
-                .nonFinite("training loss", "Lower the learning rate of " + task + " and run again.")
-                .progress(task)
-                .listener(new TrainingLoop.TrainingListener() {
-                    @Override
-                    public void onStepEnd(TrainingLoop.StepEnd end) {
-                        recent[(int) (end.step() % recent.length)] = end.loss();
-                    }
-
-                    @Override
-                    public void onExit() {
-                        backbone.eval();
-                    }
-                })
-                .owning(params, optimizer)
-                .build();
+        TrainingLoop loop = EvalSupport.crossEntropyLoop(backbone.parameters(), s.lr(), s.weightDecay(), s.warmupFraction(), steps, batches,
+                batch -> b.classify(batch.images()), s.seed(), task, recent, backbone::eval).build();
         try {
             loop.run();
         } catch (IOException e) {
@@ -352,12 +325,6 @@ public final class Classifier {
             }
         }
         return (double) correct / n;
-    }
-
-    private static AdamW adamW(TensorVector params, Settings s) {
-        AdamWOptions options = new AdamWOptions(s.lr());
-        options.weight_decay().put(s.weightDecay());
-        return new AdamW(params, options);
     }
 
     private static void checkData(Backbone b, ImageDataset d, String what) {

@@ -10,7 +10,6 @@ import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AdamW;
-import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -29,9 +28,7 @@ import org.dreamteacher.nn.ConfiguredModule;
 import org.dreamteacher.nn.SegmentationHead;
 import org.dreamteacher.nn.SegmentationHeadConfig;
 import org.dreamteacher.torch.TorchRuntime;
-import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.Progress;
-import org.dreamteacher.train.TrainingLoop;
 
 /**
  * The dense half of the evaluation: a backbone plus a light {@link SegmentationHead} trained on a few
@@ -210,38 +207,15 @@ public final class SegmentationFineTune {
             head.train(true);
             TensorVector hp = head.parameters();
             for (long i = 0; i < hp.size(); i++) trainable.add(hp.get(i));
-            TensorVector params = EvalSupport.vector(trainable);
-            AdamWOptions options = new AdamWOptions(s.lr());
-            options.weight_decay().put(s.weightDecay());
-            AdamW optimizer = new AdamW(params, options);
-            CosineSchedule schedule = new CosineSchedule(s.lr(), Math.round(s.warmupFraction() * s.steps()), s.steps(), 0.01);
             double[] recent = new double[10];
             String task = "seg " + s.mode().label() + " " + train.size() + " s" + s.seed();
             long h = train.height(), w = train.width();
-            int perEpoch = batches.stepsPerEpoch();
-            TrainingLoop.builder(optimizer, params, schedule, s.steps(), step -> {
-                        Batches.Batch batch = batches.batch((int) (step / perEpoch), (int) (step % perEpoch));
-                        Tensor logits = head.forwardFeatures(b.features(batch.images()), h, w);
-                        return torch.cross_entropy(logits, batch.labels());
-                    })
-                    .seeds(step -> SeededRandom.mix(s.seed(), SeedStreams.TRAINING_STEP, step))
-                    .nonFinite("training loss", "Lower the learning rate of " + task + " and run again.")
-                    .progress(task)
-                    .listener(new TrainingLoop.TrainingListener() {
-                        @Override
-                        public void onStepEnd(TrainingLoop.StepEnd end) {
-                            recent[(int) (end.step() % recent.length)] = end.loss();
-                        }
-
-                        @Override
-                        public void onExit() {
-                            b.freezeBackbone(false);
-                            backbone.eval();
-                            head.eval();
-                        }
-                    })
-                    .owning(params, optimizer)
-                    .build().run();
+            EvalSupport.crossEntropyLoop(EvalSupport.vector(trainable), s.lr(), s.weightDecay(), s.warmupFraction(), s.steps(), batches,
+                    batch -> head.forwardFeatures(b.features(batch.images()), h, w), s.seed(), task, recent, () -> {
+                        b.freezeBackbone(false);
+                        backbone.eval();
+                        head.eval();
+                    }).build().run();
             ConfusionMatrix cm = confusion(backbone, head, test, s.evalBatchSize());
             Path overlay = null;
             if (outputDir != null && s.overlaySamples() > 0) {
