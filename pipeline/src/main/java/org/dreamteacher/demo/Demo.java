@@ -204,7 +204,8 @@ public final class Demo {
         ObjectNode acc = results.putObject("accuracy");
         for (Map.Entry<String, double[]> e : accuracy.entrySet())
             acc.putObject(e.getKey()).put("linearProbe", e.getValue()[0]).put("fineTune", e.getValue()[1]);
-        results.put("labelledImages", labelled).put("testImages", test.size()).put("quick", plan.equals(Plan.quick())).put("seed", seed);
+        results.put("labelledImages", labelled).put("testImages", test.size()).put("seed", seed);
+        results.set("plan", JSON.valueToTree(plan));
         results.set("seconds", JSON.valueToTree(seconds));
         ObjectNode cpuPhases = results.putObject("cpuSecondsByPhase");
         double previous = cpu0;
