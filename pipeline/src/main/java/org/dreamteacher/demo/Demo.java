@@ -145,7 +145,8 @@ public final class Demo {
         Distiller.Settings d = Distiller.Settings.defaults();
         Distiller.Settings ds = Distiller.Settings.defaults().withSteps(plan.distillSteps()).withBatchSize(plan.distillBatch())
                 .withWarmupSteps(Math.min(d.warmupSteps(), Math.max(1, plan.distillSteps() / 10))).withSeed(seed)
-                .withCheckpointEvery(plan.distillSteps()).withLogEvery(Math.max(1, Math.min(5, plan.distillSteps() / 10)));
+                .withTimestep(plan.timestep()).withCheckpointEvery(plan.distillSteps())
+                .withLogEvery(Math.max(1, Math.min(5, plan.distillSteps() / 10))).withRegressorChannels(plan.regressorChannels());
         Distiller distiller = new Distiller(teacher.unet(), teacher.schedule(), teacherSource, backboneConfig, train, kernels, ds);
         Path runDir = out.resolve("distill");
         clearPreviousRun(runDir);
