@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Behaviour checksums: a tiny teacher training, a distillation from that teacher, a label-guided distillation
 # from it, a fine-tuning of the distilled backbone and a segmentation fine-tuning of it, a tiny GAN training, a
-# distillation from its generator and a generated feature store of it, all with fixed seeds on one thread, then the SHA-256 of every model file (*.dtt) and of
+# distillation from its generator, a generated feature store of it, and the demo's quick run, all with fixed seeds on one thread, then the SHA-256 of every model file (*.dtt) and of
 # the numbers each run wrote (metrics.jsonl and the results JSON, without wall-clock fields and with the output
 # folder's path replaced by OUT). Two builds that print the same lines compute the same things.
 #
@@ -21,7 +21,7 @@ dt() {
         --threads 1 --no-progress
 }
 
-runs="teacher distill finetune guided segment gan gan-distill gan-store"
+runs="teacher distill finetune guided segment gan gan-distill gan-store demo"
 for r in $runs; do rm -rf "${out:?}/$r"; done
 dt train-teacher --data embedded --steps 4 --batch 8 --base-channels 8 --channel-mult 1,2 --taps 0,2 --timesteps 100 \
     --checkpoint-every 2 --samples 2 --sample-steps 5 --seed 1 --out "$out/teacher" >"$out/teacher.log"
@@ -39,11 +39,12 @@ dt distill --gan "$out/gan/generator.dtt" --steps 2 --batch 4 --width 4 --regres
     --out "$out/gan-distill" >"$out/gan-distill.log"
 dt encode --gan "$out/gan/generator.dtt" --synthetic 8 --chunk-size 4 --batch 2 --precision float32 --seed 6 \
     --out "$out/gan-store" >"$out/gan-store.log"
+dt demo --quick --out "$out/demo" >"$out/demo.log"
 
 # The numbers of a JSON document: keys that hold wall-clock times or the build's identity are dropped, paths
 # under OUT are written relative to it; keys are sorted so that only values count.
 numbers() {
-    jq -cS --arg out "$out" 'walk(if type == "object" then with_entries(select(.key | test("^(seconds|wallSeconds|time|date|started|finished|elapsed.*|commit|version|host|java)$"; "i") | not)) elif type == "string" then gsub($out; "OUT") else . end)' "$1"
+    jq -cS --arg out "$out" 'walk(if type == "object" then with_entries(select(.key | test("^(seconds|wallSeconds|time|date|started|finished|elapsed.*|cpuSeconds.*|commit|version|host|java)$"; "i") | not)) elif type == "string" then gsub($out; "OUT") else . end)' "$1"
 }
 
 cd "$out"

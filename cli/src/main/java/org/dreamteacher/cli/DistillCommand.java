@@ -70,7 +70,8 @@ final class DistillCommand extends CliCommand {
                     + "classification head, which distillation does not use, is skipped."})
     Path init;
 
-    @Option(names = "--timestep", paramLabel = "T", defaultValue = "50", description = "Noise level of the encoded images (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--timestep", paramLabel = "T", defaultValue = "10",
+            description = "Noise level of the encoded images (default: ${DEFAULT-VALUE}, the best of those measured on Fashion-MNIST).")
     int timestep;
 
     @Option(names = "--lambda-at", paramLabel = "L", defaultValue = "10", description = "Weight of the attention-transfer loss (default: ${DEFAULT-VALUE}).")

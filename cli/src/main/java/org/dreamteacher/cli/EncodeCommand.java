@@ -35,7 +35,8 @@ final class EncodeCommand extends CliCommand {
     @Mixin
     TeacherOptions teacherOptions;
 
-    @Option(names = "--timestep", paramLabel = "T", defaultValue = "50", description = "Noise level of the encoded images (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--timestep", paramLabel = "T", defaultValue = "10",
+            description = "Noise level of the encoded images (default: ${DEFAULT-VALUE}, the best of those measured on Fashion-MNIST).")
     int timestep;
 
     @Option(names = "--precision", paramLabel = "TYPE", defaultValue = "float16", description = "float16 or float32 on disk (default: ${DEFAULT-VALUE}).")

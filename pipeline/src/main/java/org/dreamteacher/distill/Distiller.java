@@ -72,7 +72,7 @@ public final class Distiller implements ResumableRun<Distiller.Result> {
         }
 
         public static Settings defaults() {
-            return new Settings(1000, 64, 1e-3, 0.05, 50, 1.0, 50, 10f, WhitenMode.PER_SAMPLE, AttentionDistance.NORM, 0,
+            return new Settings(1000, 64, 1e-3, 0.05, 50, 1.0, 10, 10f, WhitenMode.PER_SAMPLE, AttentionDistance.NORM, 0,
                     200, 10, true, 128);
         }
 
