@@ -249,9 +249,9 @@ final class DistillCommand extends CliCommand {
      * features hold the unflipped images' features, so runs from a store do not flip.
      */
     private Distiller.Settings settings(int t, WhitenMode mode, boolean flip) {
-        Distiller.Settings d = Distiller.Settings.defaults();
+        // withSteps keeps the default warm-up, cut to the steps when they are fewer
         return Distiller.Settings.defaults().withSteps(steps).withBatchSize(batch).withLr(lr)
-                .withWarmupSteps(Math.min(d.warmupSteps(), steps)).withTimestep(t).withLambdaAt(lambdaAt).withWhitenMode(mode)
+                .withTimestep(t).withLambdaAt(lambdaAt).withWhitenMode(mode)
                 .withSeed(seed).withCheckpointEvery(checkpointEvery).withLogEvery(MetricsLog.interval(steps)).withFlip(flip)
                 .withRegressorChannels(regressorChannels);
     }
