@@ -34,10 +34,10 @@ import org.dreamteacher.nn.ResNetConfig;
  * ONEDNN_MAX_CPU_ISA=ALL   java ... org.dreamteacher.torch.ConvProbe time [raw] [mkldnn-off] [only=MODEL]
  * </pre>
  *
- * Without ONEDNN_MAX_CPU_ISA the guard chooses (AVX2 on AMD family 26). {@code raw} undoes the guard's fallback
+ * Without ONEDNN_MAX_CPU_ISA the guard chooses (AVX512_CORE with whole channel blocks on AMD family 26). {@code raw} undoes the guard's fallback
  * (oneDNN off) to measure oneDNN itself; the "sweep" without {@code guarded} runs every shape as it is (or padded
  * with {@code pad16}), ignoring the guard's plans; "time" runs the models as built, so with the guard's plans.
- * {@code -Dnocheck=true} lets a step with a non-finite loss (a wrong kernel) be timed anyway.
+ * {@code -Dseed=S -Dcount=N} pick another random sweep. {@code -Dnocheck=true} lets a step with a non-finite loss (a wrong kernel) be timed anyway.
  */
 public final class ConvProbe {
     static final double TOL = 1e-4;
@@ -129,7 +129,7 @@ public final class ConvProbe {
     static void sweep(String setting, boolean pad16) {
         buildModels();
         Set<Shape> model = new LinkedHashSet<>(modelShapes());
-        List<Shape> random = randomShapes(300, 2026_12_05L);
+        List<Shape> random = randomShapes(Integer.getInteger("count", 300), Long.getLong("seed", 2026_12_05L));
         System.out.println("setting: " + setting);
         System.out.println("registered conv shapes: " + ConvolutionGuard.checked().size());
         report("model shapes", new ArrayList<>(model), pad16);

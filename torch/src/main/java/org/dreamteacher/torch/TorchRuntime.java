@@ -14,7 +14,8 @@ import org.dreamteacher.kernels.ThreadChoice;
  * <p>It also changes settings of libtorch that hold for the whole process, and logs which (at DEBUG, through
  * {@link System.Logger}): libtorch's intra-op threads become {@link ThreadChoice#defaultChoice()} (every available
  * processor unless {@code OMP_NUM_THREADS} says otherwise); NNPACK is switched off; on AMD family-26 processors
- * oneDNN is limited to AVX2 and strided 1x1 convolutions run on subsampled inputs; and every convolution shape a
+ * oneDNN is limited to AVX512_CORE with channel counts padded to whole blocks, and strided 1x1 convolutions run
+ * on subsampled inputs; and every convolution shape a
  * model builds is checked against float64 ({@link ConvolutionGuard}). An application that embeds libtorch for
  * other work and wants none of that starts the JVM with {@code -D}{@value #SETTINGS_PROPERTY}{@code =false}: then
  * {@code init()} only extracts and loads libtorch, and convolutions are neither limited nor checked.
