@@ -35,6 +35,7 @@ final class InfoCommand extends CliCommand {
         String kernelThreads = NativeLibrary.loadError() == null ? Integer.toString(NativeLibrary.numThreads()) : "-";
         row(out, "threads", "libtorch " + torch.get_num_threads() + ", loss kernels " + kernelThreads + " ("
                 + Threads.current().reason() + ")");
+        row(out, "BLAS", Threads.blas());
         out.println("loss-kernel backends:");
         for (Map.Entry<String, LossKernels> e : Backends.all().entrySet()) {
             String why = e.getValue().unavailableReason();

@@ -41,6 +41,7 @@ class CliCommandsTest {
         assertTrue(r.out().contains("convolutions:") && !r.out().contains("not checked"), r.out());
         // The thread choice and why (all processors, OMP_NUM_THREADS or --threads).
         assertTrue(r.out().matches("(?s).*threads: +libtorch \\d+, loss kernels \\d+ \\((all \\d+ available|OMP_NUM_THREADS=|--threads \\d+\\)).*"), r.out());
+        assertTrue(r.out().matches("(?s).*BLAS: +OpenBLAS (on 1 thread|threads left to OpenBLAS \\(OPENBLAS_).*"), r.out());
         assertTrue(r.out().contains("Fashion-MNIST:"), r.out());
     }
 

@@ -31,6 +31,7 @@ import org.dreamteacher.nn.ResNetConfig;
  * <pre>
  * ONEDNN_MAX_CPU_ISA=SSE41 java -cp cli/target/test-classes:cli/target/classes:$(cat cli/target/cp.txt) org.dreamteacher.torch.ConvProbe sweep [raw] [mkldnn-off] [pad16]
  * java ... org.dreamteacher.torch.ConvProbe sweep guarded      (the guard's own choice and plans, as the library runs)
+ * java ... org.dreamteacher.torch.ConvProbe routes [-Drepeats=40] (every route of a few shapes, checked again and again)
  * ONEDNN_MAX_CPU_ISA=ALL   java ... org.dreamteacher.torch.ConvProbe time [raw] [mkldnn-off] [only=MODEL]
  * </pre>
  *
@@ -76,6 +77,7 @@ public final class ConvProbe {
                     (System.nanoTime() - t0) / 1e9, ConvolutionGuard.status());
         }
         if (a.contains("sweep")) sweep(setting, a.contains("pad16"));
+        if (a.contains("routes")) routes(setting, Integer.getInteger("repeats", 40));
         if (a.contains("time")) time(setting, a);
     }
 
@@ -135,6 +137,29 @@ public final class ConvProbe {
         report("model shapes", new ArrayList<>(model), pad16);
         report("random shapes", random, pad16);
         if (GUARDED) System.out.println("guard: " + ConvolutionGuard.status());
+    }
+
+    /**
+     * Whether a route is wrong every time or only sometimes: each route the guard may try for a few shapes that
+     * were wrong here, checked {@code repeats} times at changing batch and image sizes.
+     */
+    static void routes(String setting, int repeats) {
+        System.out.println("setting: " + setting + "; each route checked " + repeats + " times (batch 1-3, images 4-20 x 4-22)");
+        long[][] shapes = {{3, 3, 3, 2, 1}, {10, 3, 3, 1, 1}, {1, 8, 7, 1, 3}, {8, 12, 3, 1, 1}, {2, 8, 3, 1, 1}, {32, 3, 3, 1, 1}, {32, 1, 3, 1, 1},
+            {3, 64, 3, 1, 1}, {48, 64, 3, 2, 1}, {40, 11, 5, 2, 2}, {32, 32, 3, 1, 1}};
+        for (long[] s : shapes) {
+            ConvolutionGuard.ConvShape cs = new ConvolutionGuard.ConvShape(s[0], s[1], s[2], s[3], s[4], 1, false);
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%-28s plan %-22s", cs, ConvolutionGuard.plan(cs).gradInput()));
+            for (ConvolutionGuard.Route r : ConvolutionGuard.candidates(cs, false)) {
+                int wrong = 0;
+                for (int i = 0; i < repeats; i++) {
+                    long n = 1 + i % 3, h = Math.max(s[2], 4 + (i * 7) % 17), w = Math.max(s[2], 4 + (i * 5) % 19);
+                    if (!ConvolutionGuard.check(cs, r, n, h, w).allRight()) wrong++;
+                }
+                line.append(String.format(Locale.ROOT, " | %s: %d", r, wrong));
+            }
+            System.out.println(line);
+        }
     }
 
     static void report(String label, List<Shape> shapes, boolean pad16) {

@@ -13,7 +13,8 @@ import org.dreamteacher.kernels.ThreadChoice;
  *
  * <p>It also changes settings of libtorch that hold for the whole process, and logs which (at DEBUG, through
  * {@link System.Logger}): libtorch's intra-op threads become {@link ThreadChoice#defaultChoice()} (every available
- * processor unless {@code OMP_NUM_THREADS} says otherwise); NNPACK is switched off; on AMD family-26 processors
+ * processor unless {@code OMP_NUM_THREADS} says otherwise); OpenBLAS runs on one thread unless the environment
+ * says otherwise ({@link Threads#blas()}); NNPACK is switched off; on AMD family-26 processors
  * oneDNN is limited to AVX512_CORE with channel counts padded to whole blocks, and strided 1x1 convolutions run
  * on subsampled inputs; and every convolution shape a
  * model builds is checked against float64 ({@link ConvolutionGuard}). An application that embeds libtorch for
@@ -47,9 +48,10 @@ public final class TorchRuntime {
             if (Boolean.parseBoolean(System.getProperty(SETTINGS_PROPERTY, "true").trim())) {
                 ThreadChoice threads = ThreadChoice.defaultChoice();
                 Threads.setTorch(threads);
+                Threads.setBlas();
                 ConvolutionGuard.apply();
                 LOG.log(System.Logger.Level.DEBUG, () -> "libtorch process settings: " + threads.threads() + " threads ("
-                        + threads.reason() + "); " + ConvolutionGuard.processSettings() + " (-D" + SETTINGS_PROPERTY
+                        + threads.reason() + "); " + Threads.blas() + "; " + ConvolutionGuard.processSettings() + " (-D" + SETTINGS_PROPERTY
                         + "=false leaves them alone)");
             } else {
                 ConvolutionGuard.leaveAlone();

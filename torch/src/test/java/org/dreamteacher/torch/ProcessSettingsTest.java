@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@link TorchRuntime#init()} changes libtorch's process-wide settings (threads, NNPACK, the convolution guard)
+ * {@link TorchRuntime#init()} changes libtorch's process-wide settings (threads, OpenBLAS's threads, NNPACK, the
+ * convolution guard)
  * unless the embedding application opts out with {@code -Ddreamteacher.torch.settings=false}. Each case runs in a
  * JVM of its own, since the settings hold for the process.
  */
@@ -25,6 +26,7 @@ class ProcessSettingsTest {
         System.out.println("threads=" + torch.get_num_threads());
         System.out.println("nnpack=" + torch.globalContext().userEnabledNNPACK());
         System.out.println("guard=" + ConvolutionGuard.status());
+        System.out.println("blas=" + org.bytedeco.openblas.presets.openblas_nolapack.blas_get_num_threads() + " " + Threads.blas());
     }
 
     private static String child(Path dir, String... jvmArgs) throws Exception {
@@ -34,7 +36,7 @@ class ProcessSettingsTest {
         cmd.addAll(List.of(jvmArgs));
         cmd.addAll(List.of("-cp", classPath, ProcessSettingsTest.class.getName()));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-        pb.environment().remove("OMP_NUM_THREADS");
+        for (String env : new String[] {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT", "GOTO_NUM_THREADS"}) pb.environment().remove(env);
         Process p = pb.start();
         assertTrue(p.waitFor(3, TimeUnit.MINUTES), "child JVM did not finish in 3 minutes");
         String output = Files.readString(log, StandardCharsets.UTF_8);
@@ -48,6 +50,7 @@ class ProcessSettingsTest {
         assertTrue(out.contains("threads=" + Runtime.getRuntime().availableProcessors()), out);
         assertTrue(out.contains("nnpack=false"), out);
         assertTrue(!out.contains("not applied"), out);
+        assertTrue(out.contains("blas=1 OpenBLAS on 1 thread"), out);
     }
 
     @Test
@@ -55,5 +58,6 @@ class ProcessSettingsTest {
         String out = child(dir, "-D" + TorchRuntime.SETTINGS_PROPERTY + "=false");
         assertTrue(out.contains("nnpack=true"), "NNPACK keeps libtorch's own setting:\n" + out);
         assertTrue(out.contains("guard=not applied (dreamteacher.torch.settings=false)"), out);
+        assertTrue(out.contains("OpenBLAS threads as OpenBLAS chose them"), out);
     }
 }
