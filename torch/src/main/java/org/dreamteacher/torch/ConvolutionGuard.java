@@ -226,10 +226,10 @@ public final class ConvolutionGuard {
      * other grouped ones cannot be padded.
      *
      * <p>With {@code wholeBlocks} (AVX-512 kernels on AMD family 26) only routes whose channel counts are both
-     * multiples of 16 are tried, then im2col: there, a convolution with a partly filled block was sometimes wrong
-     * and sometimes right for the same shape (for example its input gradient wrong in 0 to 26 of 40 runs, however
-     * it was padded as long as a block stayed partly filled), so a check that passed once proves nothing for it.
-     * With whole blocks the failures seen were deterministic, and a check finds them.
+     * multiples of 16 are tried, then im2col: there, a convolution with a partly filled block was wrong at some
+     * batch and image sizes and right at others (its input gradient wrong in 4 to 32 of 40 checks), and once right
+     * in one process and wrong in the next, so a check that passed proves little for it. Routes with whole blocks
+     * were right at every size or wrong at every size, which a check finds.
      */
     static List<Route> candidates(ConvShape s, boolean wholeBlocks) {
         Route blocked = new Route(padding(s.in()), padding(s.out()));
