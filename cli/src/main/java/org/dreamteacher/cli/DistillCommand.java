@@ -18,6 +18,7 @@ import org.dreamteacher.eval.SegmentationFineTune;
 import org.dreamteacher.features.FeatureManifest;
 import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.gan.GanGenerator;
+import org.dreamteacher.gan.GanInversion;
 import org.dreamteacher.kernels.WhitenMode;
 import org.dreamteacher.nn.Backbone;
 import org.dreamteacher.nn.Backbones;
@@ -54,8 +55,14 @@ final class DistillCommand extends CliCommand {
 
     @Option(names = "--gan", paramLabel = "FILE",
             description = "Distil a GAN teacher instead (generator.dtt of train-gan): every step generates fresh images, records the"
-                    + " generator's block outputs and the backbone learns them from those images; no --data, no flips.")
+                    + " generator's block outputs and the backbone learns them from those images; no flips. With --label-guided, --data"
+                    + " or --images give the labelled images, which are inverted into the generator for the interpreter.")
     Path gan;
+
+    @Option(names = "--inversion-steps", paramLabel = "N", defaultValue = "200",
+            description = "With --gan and --label-guided: Adam steps that invert each labelled image into the generator (a style from which it"
+                    + " draws the image back), whose features the interpreter learns from (default: ${DEFAULT-VALUE}).")
+    int inversionSteps;
 
     @Option(names = "--backbone", paramLabel = "NAME", defaultValue = "resnet18", description = "resnet18, resnet34, resnet50 or convnext (default: ${DEFAULT-VALUE}).")
     String backbone;
@@ -141,8 +148,10 @@ final class DistillCommand extends CliCommand {
         if (gan != null) {
             if (teacherOptions.given() || features != null)
                 throw usage("give one of --gan, --features or a teacher (--teacher, --torchscript)");
-            if (scenes != 0 || guided.enabled) throw usage("--gan trains on generated images, which have no labels: drop --scenes and --label-guided");
-            if (data.data != null || data.images != null) throw usage("--gan trains on the images the generator draws: drop --data and --images");
+            if (scenes != 0) throw usage("--gan trains on generated images, not on scenes: drop --scenes");
+            if (!guided.enabled && (data.data != null || data.images != null))
+                throw usage("--gan trains on the images the generator draws: drop --data and --images (they give the labelled images of --label-guided)");
+            requirePositive(inversionSteps, "--inversion-steps");
             if (spec.commandLine().getParseResult().hasMatchedOption("--timestep")) throw usage("--timestep applies to diffusion teachers, not to --gan");
             requireFile(gan, "--gan");
             if (parallel.worldSize(this) > 1) throw usage("--gan distils in one process: drop --nproc, --world-size and --rank");
@@ -224,14 +233,17 @@ final class DistillCommand extends CliCommand {
     /** {@code --gan FILE}: the targets and the images both come from the generator, fresh every step. */
     private int distillGan(TensorLossKernels kernels, WhitenMode mode) throws Exception {
         try (GanGenerator generator = Checkpoints.load(gan, GanGenerator.class)) {
-            GanFeatures source = new GanFeatures(generator, seed);
+            GanFeatures source = new GanFeatures(generator, seed, GanInversion.Settings.defaults().withSteps(inversionSteps));
             ImageDataset placeholder = source.placeholderImages(batch);
             ModelConfig backboneConfig = backboneConfig(placeholder);
+            // With label guidance the labelled images come from --data/--images; the student still sees only generated images.
+            LabelGuidance guidance = guided.enabled ? guided.guidance(this, data.trainImages(), data.describe(), null, seed, 1) : null;
             Distiller distiller = new Distiller(source, gan.toString(), backboneConfig, placeholder, kernels, settings(0, mode, false))
                     .initWeights(init);
+            if (guidance != null) distiller = distiller.withLabelGuidance(guidance);
             String header = String.format(Locale.ROOT, "distill: %s from %s -> %s; %dx%d px generated images", source.describe(), gan,
                     Backbones.describe(backboneConfig), placeholder.height(), placeholder.width());
-            run(header, distiller, backboneConfig, kernels, null);
+            run(header, distiller, backboneConfig, kernels, guidance);
         }
         return 0;
     }

@@ -92,6 +92,15 @@ class CliTrainGanTest {
         CliRun resumed = run(concat(common, "--steps", "3", "--resume")).expectSuccess();
         assertTrue(resumed.out().contains("distilled 1 steps"), resumed.out());
 
+        // label guidance: 1% of the embedded images labelled, inverted into the generator for the interpreter
+        Path guided = dir.resolve("distill-gan-guided");
+        CliRun lg = run("distill", "--gan", generator.toString(), "--batch", "4", "--width", "4", "--regressor-channels", "8", "--steps", "2",
+                "--label-guided", "--labels", "1", "--interpreter-steps", "2", "--inversion-steps", "2", "--out", guided.toString()).expectSuccess();
+        assertTrue(lg.out().contains("label guidance: classification, 60 labelled images"), lg.out());
+        assertTrue(Files.exists(guided.resolve("inverted-styles.dtt")) && Files.exists(guided.resolve("interpreter.dtt"))
+                && Files.exists(guided.resolve("labelled.json")), lg.out());
+        assertTrue(Files.readString(guided.resolve("metrics.jsonl")).contains("label_distill"));
+
         // the generator exports to safetensors and back, as every model
         Path st = dir.resolve("generator.safetensors"), back = dir.resolve("generator-back.dtt");
         run("export", "--model", generator.toString(), "--out", st.toString()).expectSuccess();
@@ -131,7 +140,8 @@ class CliTrainGanTest {
         String g = generator.toString();
         run("distill", "--gan", g, "--teacher", g, "--out", bad.toString()).expectOneLineError(2, "give one of --gan");
         run("distill", "--gan", g, "--data", "embedded", "--out", bad.toString()).expectOneLineError(2, "drop --data");
-        run("distill", "--gan", g, "--label-guided", "--out", bad.toString()).expectOneLineError(2, "have no labels");
+        run("distill", "--gan", g, "--label-guided", "--scenes", "8", "--out", bad.toString()).expectOneLineError(2, "drop --scenes");
+        run("distill", "--gan", g, "--label-guided", "--inversion-steps", "0", "--out", bad.toString()).expectOneLineError(2, "--inversion-steps");
         run("distill", "--gan", g, "--timestep", "10", "--out", bad.toString()).expectOneLineError(2, "--timestep");
         run("distill", "--gan", g, "--nproc", "2", "--out", bad.toString()).expectOneLineError(2, "one process");
         run("distill", "--gan", dir.resolve("none.dtt").toString(), "--out", bad.toString()).expectOneLineError(2, "--gan: no such file");

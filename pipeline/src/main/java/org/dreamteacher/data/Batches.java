@@ -161,6 +161,16 @@ public final class Batches implements Iterable<Batches.Batch> {
         return indices.length;
     }
 
+    /** The dataset indices these batches draw from, in their given order. */
+    public int[] sampleIndices() {
+        return indices.clone();
+    }
+
+    /** The images these batches draw from, unaugmented (null for a segmentation dataset's batches). */
+    public ImageDataset imageDataset() {
+        return segmentation == null ? images : null;
+    }
+
     /** The samples one epoch visits. */
     public int samplesPerEpoch() {
         return dropLast ? stepsPerEpoch() * batchSize : indices.length;

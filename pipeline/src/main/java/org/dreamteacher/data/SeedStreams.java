@@ -41,6 +41,8 @@ public final class SeedStreams {
     public static final long GAN_FEATURES = 0x47414E2D46656174L;
     /** "GAN-Stor": the latents and noise inputs of a generated feature store's batch, by the batch's first index. */
     public static final long GAN_STORE = 0x47414E2D53746F72L;
+    /** "GAN-Invr": the mean style and noise inputs of inverting a label-guided run's labelled images into a GAN. */
+    public static final long GAN_INVERSION = 0x47414E2D496E7672L;
     /** "GAN-Step": libtorch's generator at each step of a GAN's training (latents, noise inputs), by step. */
     public static final long GAN_STEP = 0x47414E2D53746570L;
     /** "GAN-Grid": the fixed latents of a GAN's sample grid, the same at every redraw. */

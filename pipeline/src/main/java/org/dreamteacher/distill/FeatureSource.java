@@ -1,5 +1,7 @@
 package org.dreamteacher.distill;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.pytorch.Tensor;
 import org.dreamteacher.data.Batches;
@@ -32,6 +34,16 @@ public interface FeatureSource {
 
     /** Images (B, C, H, W) in [-1, 1] and the teacher's feature maps of them, largest stride first. */
     record Sample(Tensor images, List<FeatureMap> features) {}
+
+    /**
+     * Where the interpreter of a label-guided run reads the teacher's features of the labelled images
+     * ({@code labelled}): by default this source. A source whose features are not of the batch's images (a GAN
+     * generator's) returns one that is, and may keep what it computed for that in {@code runDir} for a resumed
+     * run.
+     */
+    default FeatureSource forLabelledImages(Batches labelled, Path runDir, long seed) throws IOException {
+        return this;
+    }
 
     /** A one-line description for logs and run state. */
     String describe();

@@ -156,6 +156,7 @@ public final class LabelGuidance {
     public PixelInterpreter interpreter(FeatureSource features, Path runDir, long seed, DataParallel parallel) throws IOException {
         Path file = runDir.resolve("interpreter.dtt");
         boolean trained = Files.exists(file);
+        if (!trained) features = features.forLabelledImages(labelled, runDir, seed);
         PixelInterpreter interpreter = trained ? Checkpoints.load(file, PixelInterpreter.class) : newInterpreter(features, seed);
         // A step count stands for "trained or not", so that begin() also checks that every rank found the same file.
         parallel.begin(trained ? s.interpreterSteps() : 0, List.of(interpreter));

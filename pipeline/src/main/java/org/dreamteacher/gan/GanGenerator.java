@@ -125,9 +125,22 @@ public final class GanGenerator extends ConfiguredModule {
         return torch.constant_pad_nd(images, new long[] {left, canvas - w - left, top, canvas - h - top}, new Scalar(-1.0));
     }
 
+    /**
+     * The images and every synthesis block's output for styles w (N, wDim) given directly, skipping the mapping
+     * network: what inverting a real image optimises ({@link GanInversion}).
+     */
+    public Output synthesizeStyles(Tensor w) {
+        if (w == null || w.isNull() || !w.defined() || w.dim() != 2 || w.size(1) != config.wDim() || w.size(0) < 1)
+            throw new IllegalArgumentException("GanGenerator: styles must be (N, " + config.wDim() + ")");
+        return synthesis(w, true);
+    }
+
     private Output run(Tensor z, boolean full) {
-        Tensor w = mapping(z);
-        long n = z.size(0);
+        return synthesis(mapping(z), full);
+    }
+
+    private Output synthesis(Tensor w, boolean full) {
+        long n = w.size(0);
         Tensor x = constant.expand(n, -1, -1, -1);
         Tensor img = null;
         List<FeatureMap> features = new ArrayList<>();

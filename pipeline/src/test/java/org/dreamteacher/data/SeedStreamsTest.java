@@ -18,7 +18,7 @@ class SeedStreamsTest {
             if (!Modifier.isStatic(f.getModifiers()) || f.getType() != long.class) continue;
             actual.put(f.getName(), ascii(f.getLong(null)));
         }
-        assertEquals("{AUGMENTATION=Augm, BACKBONE_INIT=Init, BATCH_ORDER=Order, CLASS_ORDER=Class, ENCODING_NOISE=EncodeNz, GAN_FEATURES=GAN-Feat, GAN_GRID=GAN-Grid, GAN_STEP=GAN-Step, GAN_STORE=GAN-Stor, HEAD_INIT=Head, "
+        assertEquals("{AUGMENTATION=Augm, BACKBONE_INIT=Init, BATCH_ORDER=Order, CLASS_ORDER=Class, ENCODING_NOISE=EncodeNz, GAN_FEATURES=GAN-Feat, GAN_GRID=GAN-Grid, GAN_INVERSION=GAN-Invr, GAN_STEP=GAN-Step, GAN_STORE=GAN-Stor, HEAD_INIT=Head, "
                 + "LABELLED_BATCHES=Labelled, PROBE_FOLDS=ProbeCVP, SYNTHETIC_SAMPLES=SampleNz, TRAINING_STEP=Step, TRAIN_SCENES=TrSce}", actual.toString());
         assertEquals(actual.size(), new java.util.HashSet<>(actual.values()).size(), "two streams share a salt");
     }

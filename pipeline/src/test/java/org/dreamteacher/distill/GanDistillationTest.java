@@ -18,6 +18,7 @@ import org.dreamteacher.features.FeatureManifest;
 import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.gan.GanConfig;
 import org.dreamteacher.gan.GanGenerator;
+import org.dreamteacher.gan.GanInversion;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.ResNetConfig;
 import org.dreamteacher.torch.TensorFile;
@@ -30,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Distillation from a GAN generator: online (fresh generated images every step, their taps as targets, an exact
- * resume) and from a generated store (the generator's own images and taps kept on disk).
+ * resume), from a generated store (the generator's own images and taps kept on disk), and with label guidance
+ * (the labelled images inverted into the generator).
  */
 class GanDistillationTest {
     @TempDir
@@ -76,6 +78,56 @@ class GanDistillationTest {
             assertFalse(a.images().equal(other.images()), "every step draws new latents");
             assertEquals(List.of(8, 4, 2, 1), a.features().stream().map(FeatureMap::stride).toList());
             for (int i = 0; i < 4; i++) assertTrue(a.features().get(i).tensor().equal(again.features().get(i).tensor()));
+        }
+    }
+
+    @Test
+    void inversionDrawsTheGeneratorsOwnImagesBack() {
+        try (PointerScope scope = new PointerScope()) {
+            org.bytedeco.pytorch.global.torch.manual_seed(11);
+            Tensor images = generator.sample(generator.latents(6));
+            GanInversion.Settings one = GanInversion.Settings.defaults().withSteps(1), many = GanInversion.Settings.defaults().withSteps(150);
+            double before = GanInversion.reconstructionError(generator, GanInversion.invert(generator, images, one, 4), images, 9).mean().item_double();
+            Tensor w = GanInversion.invert(generator, images, many, 4);
+            double after = GanInversion.reconstructionError(generator, w, images, 9).mean().item_double();
+            assertTrue(after < 0.25 * before, "inversion error " + after + " after 150 steps, " + before + " after 1");
+            assertTrue(w.equal(GanInversion.invert(generator, images, many, 4)), "the same seed inverts to the same styles");
+            assertThrows(IllegalArgumentException.class, () -> GanInversion.invert(generator, org.bytedeco.pytorch.global.torch.zeros(2, 1, 32, 32),
+                    many, 4), "canvas-sized images are not the generator's image size");
+        }
+    }
+
+    @Test
+    void labelGuidanceReadsTheGeneratorsFeaturesOfTheInvertedLabelledImages() throws IOException {
+        ImageDataset images = TrainingRunsTest.first96();
+        int[] labelled = new int[16];
+        for (int i = 0; i < labelled.length; i++) labelled[i] = 2 * i;
+        LabelGuidance guidance = new LabelGuidance(LabelGuidance.Task.CLASSIFICATION, 10,
+                Batches.of(images).indices(labelled).batchSize(8).seed(3).augmentation(org.dreamteacher.data.Augmentation.flip()).build(),
+                LabelGuidance.Settings.defaults().withInterpreterSteps(3).withInterpreterBatch(8).withInterpreterChannels(8));
+        GanInversion.Settings inversion = GanInversion.Settings.defaults().withSteps(5).withBatchSize(8);
+        Path run = dir.resolve("guided");
+        Distiller.Result r = distiller(new GanFeatures(generator, 5, inversion), 3).withLabelGuidance(guidance).run(run, false);
+        assertTrue(Double.isFinite(r.lastLoss()));
+        assertTrue(java.nio.file.Files.exists(run.resolve("interpreter.dtt")));
+        TensorFile.Contents styles = TensorFile.read(run.resolve(GanFeatures.INVERTED_STYLES));
+        assertArrayEquals(new long[] {16, 8}, styles.tensors().get("styles").sizes().vec().get());
+        assertTrue(java.nio.file.Files.readString(run.resolve("metrics.jsonl")).contains("label_distill"));
+
+        try (PointerScope scope = new PointerScope()) {
+            // The interpreter's features of a labelled batch: the generator's taps of the images drawn from their styles.
+            FeatureSource labelledSource = new GanFeatures(generator, 5, inversion).forLabelledImages(
+                    Batches.of(images).indices(labelled).batchSize(8).seed(3).build(), run, 5);
+            Batches.Batch b = Batches.of(images).indices(labelled).batchSize(8).seed(3).build().batch(0, 1);
+            List<FeatureMap> f = labelledSource.features(b, 2);
+            assertEquals(List.of(8, 4, 2, 1), f.stream().map(FeatureMap::stride).toList());
+            assertEquals(8, f.get(0).tensor().size(0));
+            // Another inversion setting in the same run folder is refused, not silently mixed.
+            assertThrows(IllegalStateException.class, () -> new GanFeatures(generator, 5, inversion.withSteps(6)).forLabelledImages(
+                    Batches.of(images).indices(labelled).batchSize(8).seed(3).build(), run, 5));
+            // Images that were not inverted have no styles.
+            Batches.Batch other = Batches.of(images).indices(new int[] {1, 3}).batchSize(2).seed(3).build().batch(0, 0);
+            assertThrows(IllegalArgumentException.class, () -> labelledSource.features(other, 0));
         }
     }
 
