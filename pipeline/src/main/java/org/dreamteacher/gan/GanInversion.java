@@ -7,6 +7,9 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.dreamteacher.data.SeededRandom;
+import org.dreamteacher.train.CosineSchedule;
+import org.dreamteacher.train.TrainingLoop;
 
 /**
  * Finds, for real images, styles w from which the generator draws them back: the GAN counterpart of encoding an
@@ -14,7 +17,8 @@ import org.bytedeco.pytorch.global.torch;
  * labelled images (a generator has no encoder). As in StyleGAN2's projector, each image's w starts at the mean
  * style (the mapping network's output averaged over many latents) and Adam minimises the mean squared error
  * between the generated image, cropped to the image size, and the real one; the generator's weights stay fixed
- * and its per-pixel noise is drawn afresh each step from libtorch's generator, seeded once per call.
+ * and its per-pixel noise is drawn afresh each step from libtorch's generator, seeded from (seed, batch, step).
+ * Each batch of images is one run of {@link TrainingLoop} (a progress bar, the finite check of every step).
  */
 public final class GanInversion {
     private GanInversion() {}
@@ -56,7 +60,7 @@ public final class GanInversion {
      * Styles (N, wDim) for images (N, channels, imageSize, imageSize) in [-1, 1], batch by batch. Deterministic for a
      * seed. Returns a tensor that owns its memory (not attached to any {@code PointerScope}).
      */
-    public static Tensor invert(GanGenerator generator, Tensor images, Settings s, long seed) {
+    public static Tensor invert(GanGenerator generator, Tensor images, Settings s, long seed) throws java.io.IOException {
         GanConfig c = generator.config();
         if (images == null || images.dim() != 4 || images.size(1) != c.channels() || images.size(2) != c.imageSize() || images.size(3) != c.imageSize())
             throw new IllegalArgumentException("GanInversion: images must be (N, " + c.channels() + ", " + c.imageSize() + ", " + c.imageSize()
@@ -79,17 +83,17 @@ public final class GanInversion {
                 try (PointerScope scope = new PointerScope()) {
                     Tensor target = images.narrow(0, from, b).detach(); // the images only: never a path for gradients
                     Tensor w = mean.expand(b, -1).clone().set_requires_grad(true);
-                    TensorVector opt = new TensorVector(w);
-                    try (Adam adam = new Adam(opt, new AdamOptions(s.lr()))) {
-                        for (int step = 0; step < s.steps(); step++) {
-                            try (PointerScope stepScope = new PointerScope()) {
-                                Tensor loss = torch.mse_loss(generator.crop(generator.synthesizeStyles(w).image()), target);
-                                adam.zero_grad();
-                                loss.backward();
-                                adam.step();
-                            }
-                        }
-                    }
+                    TensorVector styles = new TensorVector(w);
+                    Adam adam = new Adam(styles, new AdamOptions(s.lr()));
+                    long first = from;
+                    // a constant learning rate (the cosine's floor is its base); the step's noise inputs from (seed, batch, step)
+                    TrainingLoop.builder(adam, styles, new CosineSchedule(s.lr(), 0, s.steps(), 1.0), s.steps(),
+                            step -> torch.mse_loss(generator.crop(generator.synthesizeStyles(w).image()), target))
+                            .seeds(step -> SeededRandom.mix(seed, first, step))
+                            .nonFinite("inversion error", "Lower the inversion's learning rate, or check the generator")
+                            .progress("inversion")
+                            .owning(adam)
+                            .build().run();
                     try (NoGradGuard ng = new NoGradGuard()) {
                         out.narrow(0, from, b).copy_(w.detach());
                     }

@@ -82,7 +82,7 @@ class GanDistillationTest {
     }
 
     @Test
-    void inversionDrawsTheGeneratorsOwnImagesBack() {
+    void inversionDrawsTheGeneratorsOwnImagesBack() throws IOException {
         try (PointerScope scope = new PointerScope()) {
             org.bytedeco.pytorch.global.torch.manual_seed(11);
             Tensor images = generator.sample(generator.latents(6));
