@@ -25,6 +25,7 @@ import org.dreamteacher.data.ImageDataset;
 import org.dreamteacher.data.SeedStreams;
 import org.dreamteacher.data.SeededRandom;
 import org.dreamteacher.nn.Checkpoints;
+import org.dreamteacher.torch.ConvolutionGuard;
 import org.dreamteacher.train.CosineSchedule;
 import org.dreamteacher.train.Ema;
 import org.dreamteacher.train.MetricsLog;
@@ -207,6 +208,8 @@ public final class GanTrainer implements ResumableRun<GanTrainer.Result> {
                 Tensor penalty = r1Penalty(realLogits, realIn);
                 last[1] = penalty.item_double();
                 dTotal = dLoss.add(penalty.mul(s(s.r1Gamma() / 2 * s.r1Every())));
+                // The loop's backward of this loss differentiates the convolutions twice; the generator's update ends it.
+                ConvolutionGuard.secondDerivatives(true);
             }
             last[0] = dLoss.item_double();
             last[2] = realLogits.mean().item_double();
@@ -216,6 +219,7 @@ public final class GanTrainer implements ResumableRun<GanTrainer.Result> {
         TrainingLoop.StepFunction generatorStep = new TrainingLoop.StepFunction() {
             @Override
             public Tensor loss(long step) {
+                ConvolutionGuard.secondDerivatives(false);
                 // The discriminator's weights need no gradient here; afterStep gives it back.
                 requireGrad(dParams, false);
                 Tensor gLoss = softplus(d.forward(g.forward(g.latents(s.batchSize()))).neg()).mean();
@@ -231,27 +235,32 @@ public final class GanTrainer implements ResumableRun<GanTrainer.Result> {
         };
         Window window = new Window();
         long t0 = System.nanoTime();
-        TrainingLoop.Outcome outcome = TrainingLoop.builder(new CosineSchedule(s.lr(), 0, s.steps(), 1.0), s.steps(), List.of(
-                new TrainingLoop.Update("discriminator loss", optD, dParams, discriminatorStep),
-                new TrainingLoop.Update("generator loss", optG, gParams, generatorStep)))
-                .seeds(step -> SeededRandom.mix(s.seed(), SeedStreams.GAN_STEP, step))
-                .stopAfter(stopAfter)
-                .progress("train-gan", e -> String.format("G %.3f D %.3f", last[4], last[0]))
-                .metrics(MetricsLog.open(runDir.resolve("metrics.jsonl"), start), s.logEvery(), (record, w) -> window.drain(record))
-                .checkpoints(checkpoints, snapshot, s.checkpointEvery(), Map.of("generator", g, "discriminator", d, "ema", ema),
-                        Map.of("adam-g", optG, "adam-d", optD), this::state)
-                .listener(new TrainingLoop.TrainingListener() {
-                    @Override
-                    public void onStepEnd(TrainingLoop.StepEnd end) {
-                        window.add(last[4], last[0], last[1], last[2], last[3]);
-                    }
+        TrainingLoop.Outcome outcome;
+        try {
+            outcome = TrainingLoop.builder(new CosineSchedule(s.lr(), 0, s.steps(), 1.0), s.steps(), List.of(
+                    new TrainingLoop.Update("discriminator loss", optD, dParams, discriminatorStep),
+                    new TrainingLoop.Update("generator loss", optG, gParams, generatorStep)))
+                    .seeds(step -> SeededRandom.mix(s.seed(), SeedStreams.GAN_STEP, step))
+                    .stopAfter(stopAfter)
+                    .progress("train-gan", e -> String.format("G %.3f D %.3f", last[4], last[0]))
+                    .metrics(MetricsLog.open(runDir.resolve("metrics.jsonl"), start), s.logEvery(), (record, w) -> window.drain(record))
+                    .checkpoints(checkpoints, snapshot, s.checkpointEvery(), Map.of("generator", g, "discriminator", d, "ema", ema),
+                            Map.of("adam-g", optG, "adam-d", optD), this::state)
+                    .listener(new TrainingLoop.TrainingListener() {
+                        @Override
+                        public void onStepEnd(TrainingLoop.StepEnd end) {
+                            window.add(last[4], last[0], last[1], last[2], last[3]);
+                        }
 
-                    @Override
-                    public void onStepRecorded(TrainingLoop.StepEnd end) throws IOException {
-                        if (end.done() % s.sampleEvery() == 0 || end.done() == s.steps()) pictures(runDir, runDir.resolve("metrics.jsonl"), ema);
-                    }
-                })
-                .build().run();
+                        @Override
+                        public void onStepRecorded(TrainingLoop.StepEnd end) throws IOException {
+                            if (end.done() % s.sampleEvery() == 0 || end.done() == s.steps()) pictures(runDir, runDir.resolve("metrics.jsonl"), ema);
+                        }
+                    })
+                    .build().run();
+        } finally {
+            ConvolutionGuard.secondDerivatives(false); // also when a step was refused
+        }
         Path generatorFile = null;
         if (outcome.end() == s.steps()) {
             generatorFile = runDir.resolve("generator.dtt");

@@ -20,6 +20,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.ModelConfigs;
+import org.dreamteacher.torch.ConvolutionGuard;
 import org.dreamteacher.torch.TorchRuntime;
 import org.dreamteacher.train.Ema;
 import org.junit.jupiter.api.Test;
@@ -233,8 +234,13 @@ class GanTest {
                 Tensor xf = real.clone().set_requires_grad(true), xd = real.to(ScalarType.Double).set_requires_grad(true);
                 Tensor pf = GanTrainer.r1Penalty(f.forward(xf), xf), pd = GanTrainer.r1Penalty(d.forward(xd), xd);
                 assertEquals(pd.item_double(), pf.item_double(), 1e-4 * Math.abs(pd.item_double()));
-                pf.backward();
-                pd.backward();
+                ConvolutionGuard.secondDerivatives(true); // as GanTrainer's R1 steps do
+                try {
+                    pf.backward();
+                    pd.backward();
+                } finally {
+                    ConvolutionGuard.secondDerivatives(false);
+                }
                 TensorVector gf = f.parameters(), gd = d.parameters();
                 int compared = 0;
                 for (long i = 0; i < gf.size(); i++) {

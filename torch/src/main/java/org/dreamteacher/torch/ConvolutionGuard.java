@@ -125,6 +125,18 @@ public final class ConvolutionGuard {
         return Set.copyOf(PLANS.keySet());
     }
 
+    /**
+     * Call with {@code true} before a backward pass that differentiates convolutions twice (the gradient of a
+     * gradient, as a GAN's R1 penalty needs) and with {@code false} after it. Those second derivatives run as
+     * convolutions of other shapes than the guarded ones, unchecked; with AVX-512 kernels on AMD family 26 they were
+     * wrong (R1's weight gradients of a small discriminator off by up to 76 % against float64, right at AVX2 and
+     * without oneDNN). Where whole blocks are in force, oneDNN is off in between; elsewhere this does nothing.
+     */
+    public static void secondDerivatives(boolean coming) {
+        if (!active || !wholeBlocks || fallback != null) return;
+        torch.globalContext().setUserEnabledMkldnn(!coming);
+    }
+
     /** Whether strided 1x1 convolutions run as 1x1 convolutions of the subsampled input (see {@link GuardedConv2d}). */
     static boolean subsampleStrided1x1() {
         return subsampleStrided1x1;
