@@ -318,10 +318,14 @@ public final class Plots {
                 g.setTransform(old);
             }
             if (title != null) {
-                g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-                fm = g.getFontMetrics();
+                // a long title gets a smaller font (down to 10 pt) rather than losing its ends at the edges
+                int size = 16;
+                do {
+                    g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, size));
+                    fm = g.getFontMetrics();
+                } while (fm.stringWidth(title) > WIDTH - 20 && --size > 10);
                 g.setColor(Color.BLACK);
-                g.drawString(title, (WIDTH - fm.stringWidth(title)) / 2, 30);
+                g.drawString(title, Math.max(10, (WIDTH - fm.stringWidth(title)) / 2), 30);
             }
             g.setClip(LEFT, TOP, plotW + 1, plotH + 1);
         }
