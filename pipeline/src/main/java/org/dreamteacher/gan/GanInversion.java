@@ -58,7 +58,7 @@ public final class GanInversion {
 
     /**
      * Styles (N, wDim) for images (N, channels, imageSize, imageSize) in [-1, 1], batch by batch. Deterministic for a
-     * seed. Returns a tensor that owns its memory (not attached to any {@code PointerScope}).
+     * seed. The result belongs to the caller's {@code PointerScope}, if one is open.
      */
     public static Tensor invert(GanGenerator generator, Tensor images, Settings s, long seed) throws java.io.IOException {
         GanConfig c = generator.config();
