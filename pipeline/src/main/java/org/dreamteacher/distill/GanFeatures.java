@@ -1,6 +1,5 @@
 package org.dreamteacher.distill;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -25,6 +24,7 @@ import org.dreamteacher.nn.FeatureMap;
 import org.dreamteacher.nn.Layers;
 import org.dreamteacher.torch.CpuTensors;
 import org.dreamteacher.torch.TensorFile;
+import org.dreamteacher.train.SameRun;
 
 /**
  * Online distillation from a GAN teacher: every step draws fresh latents, the generator synthesises images
@@ -86,11 +86,10 @@ public final class GanFeatures implements FeatureSource {
         Tensor styles;
         if (Files.exists(file)) {
             TensorFile.Contents read = TensorFile.read(file);
-            JsonNode stored = read.meta();
-            // compared as they read back from a file (a small long reads back as an int node)
-            if (!JSON.readTree(JSON.writeValueAsString(meta)).equals(stored))
-                throw new IllegalStateException(file + " holds the inversions of other labelled images or settings (" + stored + ", this run: " + meta
-                        + "); use another --out or delete the file");
+            List<String> differences = SameRun.differences(read.meta(), meta);
+            if (!differences.isEmpty())
+                throw new IllegalStateException(file + " holds the inversions of other labelled images or settings: " + String.join("; ", differences)
+                        + "; use another --out or delete the file");
             styles = read.tensors().get("styles");
             if (styles == null || styles.dim() != 2 || styles.size(0) != indices.length || styles.size(1) != c.wDim())
                 throw new IllegalStateException(file + " holds no (" + indices.length + ", " + c.wDim() + ") styles tensor");
