@@ -54,7 +54,7 @@ final class DistillCommand extends CliCommand {
     Path features;
 
     @Option(names = "--gan", paramLabel = "FILE",
-            description = "Distil a GAN teacher instead (generator.dtt of train-gan): every step generates fresh images, records the"
+            description = "Distil a GAN teacher instead (generator.dtt of train-gan, or 'shipped' for the one in dreamteacher-assets): every step generates fresh images, records the"
                     + " generator's block outputs and the backbone learns them from those images; no flips. With --label-guided, --data"
                     + " or --images give the labelled images, which are inverted into the generator for the interpreter.")
     Path gan;
@@ -153,7 +153,7 @@ final class DistillCommand extends CliCommand {
                 throw usage("--gan trains on the images the generator draws: drop --data and --images (they give the labelled images of --label-guided)");
             requirePositive(inversionSteps, "--inversion-steps");
             if (spec.commandLine().getParseResult().hasMatchedOption("--timestep")) throw usage("--timestep applies to diffusion teachers, not to --gan");
-            requireFile(gan, "--gan");
+            GanGenerators.check(this, gan, "--gan");
             if (parallel.worldSize(this) > 1) throw usage("--gan distils in one process: drop --nproc, --world-size and --rank");
         }
         parallel.requireDivisible(this, batch);
@@ -232,16 +232,16 @@ final class DistillCommand extends CliCommand {
 
     /** {@code --gan FILE}: the targets and the images both come from the generator, fresh every step. */
     private int distillGan(TensorLossKernels kernels, WhitenMode mode) throws Exception {
-        try (GanGenerator generator = Checkpoints.load(gan, GanGenerator.class)) {
+        try (GanGenerator generator = GanGenerators.open(gan)) {
             GanFeatures source = new GanFeatures(generator, seed, GanInversion.Settings.defaults().withSteps(inversionSteps));
             ImageDataset placeholder = source.placeholderImages(batch);
             ModelConfig backboneConfig = backboneConfig(placeholder);
             // With label guidance the labelled images come from --data/--images; the student still sees only generated images.
             LabelGuidance guidance = guided.enabled ? guided.guidance(this, data.trainImages(), data.describe(), null, seed, 1) : null;
-            Distiller distiller = new Distiller(source, gan.toString(), backboneConfig, placeholder, kernels, settings(0, mode, false))
+            Distiller distiller = new Distiller(source, GanGenerators.describe(gan), backboneConfig, placeholder, kernels, settings(0, mode, false))
                     .initWeights(init);
             if (guidance != null) distiller = distiller.withLabelGuidance(guidance);
-            String header = String.format(Locale.ROOT, "distill: %s from %s -> %s; %dx%d px generated images", source.describe(), gan,
+            String header = String.format(Locale.ROOT, "distill: %s from %s -> %s; %dx%d px generated images", source.describe(), GanGenerators.describe(gan),
                     Backbones.describe(backboneConfig), placeholder.height(), placeholder.width());
             run(header, distiller, backboneConfig, kernels, guidance);
         }

@@ -12,7 +12,6 @@ import org.dreamteacher.features.FeatureStore;
 import org.dreamteacher.gan.GanConfig;
 import org.dreamteacher.gan.GanGenerator;
 import org.dreamteacher.gan.GanTap;
-import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.nn.TeacherInput;
 import org.dreamteacher.torch.TorchRuntime;
 import picocli.CommandLine.Command;
@@ -54,7 +53,7 @@ final class EncodeCommand extends CliCommand {
     Integer synthetic;
 
     @Option(names = "--gan", paramLabel = "FILE",
-            description = "With --synthetic: draw the images from a GAN generator (generator.dtt of train-gan) and store the outputs of its"
+            description = "With --synthetic: draw the images from a GAN generator (generator.dtt of train-gan, or 'shipped' for the one in dreamteacher-assets) and store the outputs of its"
                     + " synthesis blocks, recorded while it drew them, instead of sampling and encoding a diffusion teacher.")
     Path gan;
 
@@ -90,7 +89,7 @@ final class EncodeCommand extends CliCommand {
             ParseResult given = spec.commandLine().getParseResult();
             for (String o : new String[] {"--timestep", "--sample-steps"})
                 if (given.hasMatchedOption(o)) throw usage(o + " applies to diffusion teachers, not to --gan");
-            requireFile(gan, "--gan");
+            GanGenerators.check(this, gan, "--gan");
         }
         if (synthetic != null) {
             requirePositive(synthetic, "--synthetic");
@@ -129,13 +128,13 @@ final class EncodeCommand extends CliCommand {
 
     /** {@code --gan FILE --synthetic N}: images and features both from the generator, in one pass per batch. */
     private int encodeGenerated(FeatureStore.Precision p) throws Exception {
-        try (GanGenerator generator = Checkpoints.load(gan, GanGenerator.class)) {
+        try (GanGenerator generator = GanGenerators.open(gan)) {
             GanConfig c = generator.config();
             String taps = c.taps().stream().map(GanTap::name).collect(Collectors.joining(", "));
             out().printf(Locale.ROOT, "encode: %d images drawn from the GAN generator %s (%d px canvas, taps %s), %s, chunks of %d, seed %d -> %s%s%n",
-                    synthetic, gan, c.canvasSize(), taps, p.dtypeName(), chunkSize, seed, out, resume ? " (resuming)" : "");
+                    synthetic, GanGenerators.describe(gan), c.canvasSize(), taps, p.dtypeName(), chunkSize, seed, out, resume ? " (resuming)" : "");
             out().flush();
-            report(FeatureStore.encodeGenerated(generator, synthetic, seed, out, new FeatureStore.Options(chunkSize, batch, p, resume, gan.toString())));
+            report(FeatureStore.encodeGenerated(generator, synthetic, seed, out, new FeatureStore.Options(chunkSize, batch, p, resume, GanGenerators.describe(gan))));
         }
         return 0;
     }

@@ -38,7 +38,7 @@ import picocli.CommandLine.Option;
 final class GanQualityCommand extends CliCommand {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    @Option(names = "--generator", paramLabel = "FILE", required = true, description = "A generator checkpoint: generator.dtt of train-gan.")
+    @Option(names = "--generator", paramLabel = "FILE", required = true, description = "A generator checkpoint: generator.dtt of train-gan, or 'shipped' for the one in dreamteacher-assets.")
     Path generator;
 
     @Option(names = "--classifier", paramLabel = "FILE", required = true,
@@ -64,7 +64,7 @@ final class GanQualityCommand extends CliCommand {
 
     @Override
     int execute() throws Exception {
-        requireFile(generator, "--generator");
+        GanGenerators.check(this, generator, "--generator");
         requireFile(classifier, "--classifier");
         if (n < PrecisionRecall.DEFAULT_K + 1) throw usage("--n must be at least " + (PrecisionRecall.DEFAULT_K + 1) + ", got " + n);
         requirePositive(batch, "--batch");
@@ -73,7 +73,7 @@ final class GanQualityCommand extends CliCommand {
         ImageDataset images = data.trainImages();
         if (n > images.size()) throw usage("--n " + n + " is more than the " + images.size() + " training images");
         long t0 = System.nanoTime();
-        try (GanGenerator g = Checkpoints.load(generator, GanGenerator.class); ConfiguredModule c = Checkpoints.load(classifier)) {
+        try (GanGenerator g = GanGenerators.open(generator); ConfiguredModule c = Checkpoints.load(classifier)) {
             Backbone b;
             try {
                 b = FeatureEmbedding.backbone(c, "--classifier " + classifier);
@@ -87,7 +87,7 @@ final class GanQualityCommand extends CliCommand {
                         + " images, the data has " + images.channels() + " x " + images.height() + " x " + images.width());
             if (b.inChannels() != images.channels())
                 throw usage("the classifier takes " + b.inChannels() + "-channel images, the data has " + images.channels());
-            out().printf(Locale.ROOT, "gan-quality: %s (%s) against %d real images of %s, classifier %s (%s, %d classes)%n", generator,
+            out().printf(Locale.ROOT, "gan-quality: %s (%s) against %d real images of %s, classifier %s (%s, %d classes)%n", GanGenerators.describe(generator),
                     g.config().widths(), n, data.describe(), classifier, c.config().kind(), b.numClasses());
             out().printf(Locale.ROOT, "  %d generated images, seed %d; features: pooled C5 (%d dimensions)%n", n, seed, b.featureChannels()[3]);
             out().flush();
@@ -123,7 +123,7 @@ final class GanQualityCommand extends CliCommand {
         ObjectNode root = JSON.createObjectNode();
         root.put("command", "dreamteacher " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
         root.put("metric", "Frechet distance in the pooled C5 features of the classifier (not the Inception FID; not comparable with published FIDs)");
-        root.put("generator", generator.toAbsolutePath().normalize().toString());
+        root.put("generator", GanGenerators.describe(generator));
         root.put("classifier", classifier.toAbsolutePath().normalize().toString());
         root.put("data", data.describe());
         root.put("n", n);

@@ -1,6 +1,7 @@
 package org.dreamteacher.cli;
 
 import org.dreamteacher.diffusion.ShippedTeacher;
+import org.dreamteacher.gan.ShippedGan;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.Map;
@@ -57,6 +58,8 @@ final class InfoCommand extends CliCommand {
                         + "); the embedded subset (6,000 train / 1,000 test) is used");
         row(out, "shipped teacher", ShippedTeacher.isPresent() ? "present (" + ShippedTeacher.RESOURCE + ")"
                 : "not in this build (" + ShippedTeacher.RESOURCE + ")");
+        row(out, "shipped GAN", ShippedGan.isPresent() ? "present (" + ShippedGan.RESOURCE + ", --gan " + ShippedGan.NAME + ")"
+                : "not in this build (" + ShippedGan.RESOURCE + ")");
         return 0;
     }
 

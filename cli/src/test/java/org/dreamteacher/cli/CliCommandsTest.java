@@ -43,6 +43,8 @@ class CliCommandsTest {
         assertTrue(r.out().matches("(?s).*threads: +libtorch \\d+, loss kernels \\d+ \\((all \\d+ available|OMP_NUM_THREADS=|--threads \\d+\\)).*"), r.out());
         assertTrue(r.out().matches("(?s).*BLAS: +OpenBLAS (on 1 thread|threads left to OpenBLAS \\(OPENBLAS_).*"), r.out());
         assertTrue(r.out().contains("Fashion-MNIST:"), r.out());
+        // the test class path has dreamteacher-assets, so both shipped teachers are there
+        assertTrue(r.out().contains("shipped teacher:  present") && r.out().contains("shipped GAN:      present"), r.out());
     }
 
     @Test

@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.dreamteacher.gan.GanConfig;
 import org.dreamteacher.gan.GanGenerator;
+import org.dreamteacher.gan.ShippedGan;
 import org.dreamteacher.nn.Checkpoints;
 import org.dreamteacher.train.MetricsLog;
 import org.dreamteacher.train.Progress;
@@ -147,6 +149,24 @@ class CliTrainGanTest {
         run("distill", "--gan", dir.resolve("none.dtt").toString(), "--out", bad.toString()).expectOneLineError(2, "--gan: no such file");
         Path disc = gan.resolve("checkpoints/step-00000001/discriminator.dtt");
         run("distill", "--gan", disc.toString(), "--batch", "4", "--out", bad.toString()).expectOneLineError(1, "gan-discriminator");
+    }
+
+    /**
+     * {@code --gan shipped} is the generator in dreamteacher-assets: loaded from the class path, named by its resource
+     * in what the run writes, and a file named {@code shipped} stays reachable as {@code ./shipped}.
+     */
+    @Test
+    void theShippedGenerator() throws Exception {
+        try (GanGenerator g = ShippedGan.load()) {
+            assertEquals(new GanConfig(1, 28, 64, 64, 2, List.of(64, 64, 32, 16)), g.config());
+        }
+        Path out = dir.resolve("distill-shipped-gan");
+        CliRun r = run("distill", "--gan", "shipped", "--batch", "4", "--width", "4", "--regressor-channels", "8", "--steps", "1",
+                "--checkpoint-every", "100", "--out", out.toString()).expectSuccess();
+        assertTrue(r.out().contains("from shipped:" + ShippedGan.RESOURCE), r.out());
+        assertTrue(r.out().contains("distilled 1 steps"), r.out());
+        run("distill", "--gan", "./shipped", "--out", dir.resolve("bad-shipped").toString()).expectOneLineError(2, "--gan: no such file: ./shipped");
+        run("gan-quality", "--generator", "./shipped", "--classifier", "none.dtt").expectOneLineError(2, "--generator: no such file: ./shipped");
     }
 
     private static String[] concat(String[] a, String... b) {

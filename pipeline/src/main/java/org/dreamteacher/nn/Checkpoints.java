@@ -3,8 +3,12 @@ package org.dreamteacher.nn;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -153,6 +157,34 @@ public final class Checkpoints {
             throw new TensorFileException(file, "holds a '" + kind + "' model, not a " + type.getSimpleName());
         }
         return type.cast(m);
+    }
+
+    /**
+     * Loads a model of the given class from a class-path resource of {@code anchor}'s class loader. Checkpoints are
+     * read from files, so the resource is copied to a temporary file first (deleted again before this returns).
+     *
+     * @param what how messages name the resource, e.g. "the shipped teacher"
+     * @param missing the message of the {@link FileNotFoundException} thrown when the resource is not on the class
+     *     path (say which artifact ships it)
+     */
+    public static <T extends ConfiguredModule> T loadResource(Class<?> anchor, String resource, Class<T> type, String what, String missing)
+            throws IOException {
+        Path tmp = Files.createTempFile("dreamteacher-resource-", ".dtt");
+        try {
+            try (InputStream in = anchor.getResourceAsStream(resource)) {
+                if (in == null) throw new FileNotFoundException(missing);
+                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            }
+            ConfiguredModule m = load(tmp);
+            if (!type.isInstance(m)) {
+                String kind = m.config().kind();
+                m.close();
+                throw new IOException(what + " " + resource + " holds a '" + kind + "' model, not a " + type.getSimpleName());
+            }
+            return type.cast(m);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     /** Loads the model and the extra state saved with it. */
