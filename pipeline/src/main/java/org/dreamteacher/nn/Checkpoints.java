@@ -13,6 +13,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.StringTensorDict;
@@ -150,11 +151,16 @@ public final class Checkpoints {
 
     /** Loads a model that must be of the given class. */
     public static <T extends ConfiguredModule> T load(Path file, Class<T> type) throws IOException {
-        ConfiguredModule m = load(file);
+        return ofType(load(file), type, kind -> new TensorFileException(file, "holds a '" + kind + "' model, not a " + type.getSimpleName()));
+    }
+
+    /** {@code m} as a {@code type}; otherwise closes it and throws the error made from its kind. */
+    private static <T extends ConfiguredModule> T ofType(ConfiguredModule m, Class<T> type, Function<String, IOException> wrongKind)
+            throws IOException {
         if (!type.isInstance(m)) {
             String kind = m.config().kind();
             m.close();
-            throw new TensorFileException(file, "holds a '" + kind + "' model, not a " + type.getSimpleName());
+            throw wrongKind.apply(kind);
         }
         return type.cast(m);
     }
@@ -175,13 +181,7 @@ public final class Checkpoints {
                 if (in == null) throw new FileNotFoundException(missing);
                 Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
             }
-            ConfiguredModule m = load(tmp);
-            if (!type.isInstance(m)) {
-                String kind = m.config().kind();
-                m.close();
-                throw new IOException(what + " " + resource + " holds a '" + kind + "' model, not a " + type.getSimpleName());
-            }
-            return type.cast(m);
+            return ofType(load(tmp), type, kind -> new IOException(what + " " + resource + " holds a '" + kind + "' model, not a " + type.getSimpleName()));
         } finally {
             Files.deleteIfExists(tmp);
         }
