@@ -1,6 +1,7 @@
 package org.dreamteacher.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -87,6 +94,36 @@ class RunFolderTest {
         assertEquals(List.of(lines.get(0)), Files.readAllLines(log, StandardCharsets.UTF_8));
         try (var s = Files.list(dir)) {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().startsWith(".")), "temporary file left");
+        }
+    }
+
+    /**
+     * The ranks of a data-parallel run resume from the same folder, and each clears a save that a kill interrupted
+     * ({@code checkpoints/.step-N.nanos}); when both do so at once, the files one deletes vanish under the other,
+     * which must go on, not fail the resume.
+     */
+    @Test
+    void twoRanksClearingTheSameInterruptedSaveAtOnceBothSucceed() throws Exception {
+        for (int round = 0; round < 40; round++) {
+            Path run = dir.resolve("run-" + round);
+            Path partial = run.resolve("checkpoints").resolve(".step-00000021.156033179496472070");
+            for (int d = 0; d < 8; d++) {
+                Path sub = Files.createDirectories(partial.resolve("part-" + d));
+                for (int f = 0; f < 25; f++) Files.writeString(sub.resolve("f" + f), "x");
+            }
+            CyclicBarrier together = new CyclicBarrier(2);
+            Callable<Optional<RunCheckpoints.Snapshot>> rank = () -> {
+                together.await();
+                return new RunCheckpoints(run, 2).start(true);
+            };
+            ExecutorService ranks = Executors.newFixedThreadPool(2);
+            try {
+                List<Future<Optional<RunCheckpoints.Snapshot>>> started = ranks.invokeAll(List.of(rank, rank));
+                for (Future<Optional<RunCheckpoints.Snapshot>> f : started) assertTrue(f.get().isEmpty(), "no complete checkpoint to resume from");
+            } finally {
+                ranks.shutdownNow();
+            }
+            assertFalse(Files.exists(partial), "the interrupted save is gone");
         }
     }
 }
